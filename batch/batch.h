@@ -1,0 +1,26 @@
+/* Batch room: deferred reclaim of freed large ranges (interface).
+ *
+ * A freed range is added, not unmapped. Ranges wait in the batch; when a count or byte
+ * threshold is reached (or on hak_batch_flush), their pages are given back to the OS with
+ * madvise(MADV_FREE), falling back to MADV_DONTNEED (option batch.dontneed forces it), and
+ * the ranges stay mapped for reuse. Only when the address space kept exceeds its cap are
+ * the coldest ranges unmapped. All functions are thread-safe. */
+#ifndef HAKMEM_BATCH_BATCH_H
+#define HAKMEM_BATCH_BATCH_H
+
+#include <stddef.h>
+
+/* Takes a mapped range [base, base+size) (page-aligned). 0 when kept; -1 when the batch
+ * cannot keep it, and the caller still owns (and should unmap) the range. */
+int    hak_batch_add(void *base, size_t size);
+/* A kept range of at least size bytes (and not much more: at most twice), for reuse.
+ * Returns its base and sets *got to its length, or NULL. Pages of a reclaimed range read
+ * as zero (MADV_DONTNEED) or keep old data (MADV_FREE): callers that need zeros clear it. */
+void  *hak_batch_take(size_t size, size_t *got);
+/* Reclaims every pending range now; returns the bytes handed back to the OS. */
+size_t hak_batch_flush(void);
+/* Bytes currently kept (pending + reclaimed), and pending only. */
+size_t hak_batch_kept_bytes(void);
+size_t hak_batch_pending_bytes(void);
+
+#endif

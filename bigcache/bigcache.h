@@ -1,0 +1,23 @@
+/* BigCache room: a cache of freed large mappings keyed by (call site, size class), so a
+ * site that frees and allocates the same size again gets its mapping back without a
+ * system call (interface).
+ *
+ * Hard cap in bytes (option bigcache.max_bytes); when an insert would exceed it, the least
+ * recently inserted entries are evicted into the batch (batch/batch.h). Thread-safe. */
+#ifndef HAKMEM_BIGCACHE_BIGCACHE_H
+#define HAKMEM_BIGCACHE_BIGCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Caches the mapping [base, base+size) freed at site. 0 when cached; -1 when refused (too
+ * big for the cap, or the cache is off), and the caller still owns the range. */
+int   hak_bigcache_put(void *base, size_t size, uintptr_t site);
+/* A mapping cached for this site whose size class matches size. Returns its base and sets
+ * *got to its length (>= size), or NULL on a miss. */
+void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got);
+/* Evicts everything into the batch. */
+void  hak_bigcache_clear(void);
+size_t hak_bigcache_bytes(void);
+
+#endif

@@ -1,0 +1,3 @@
+#include "core/components.h"
+
+const hak_component hak_component_bigcache = {.name = "bigcache"};

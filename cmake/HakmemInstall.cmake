@@ -1,0 +1,2 @@
+# Installation: libraries, public headers, CMake package and pkg-config file.
+# (filled in by the packaging step)

@@ -1,0 +1,20 @@
+/* Small compiler helpers shared by every room. */
+#ifndef HAKMEM_CORE_COMPILER_H
+#define HAKMEM_CORE_COMPILER_H
+
+#define hak_likely(x)   __builtin_expect(!!(x), 1)
+#define hak_unlikely(x) __builtin_expect(!!(x), 0)
+#define HAK_INLINE      static inline __attribute__((always_inline))
+#define HAK_NOINLINE    __attribute__((noinline))
+#define HAK_COLD        __attribute__((noinline, cold))
+#define HAK_WEAK        __attribute__((weak))
+/* Thread-local state never goes through __tls_get_addr (which may call malloc). */
+#define HAK_TLS         __thread __attribute__((tls_model("initial-exec")))
+/* Symbols of the public API: exported from libhakmem.so, everything else stays hidden. */
+#define HAK_API         __attribute__((visibility("default")))
+
+#define HAK_ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
+#define HAK_ALIGN_DOWN(x, a) ((x) & ~((uintptr_t)(a) - 1))
+#define HAK_IS_POW2(x)       ((x) != 0 && ((x) & ((x) - 1)) == 0)
+
+#endif

@@ -1,0 +1,60 @@
+/* The front door: size routing and ownership routing, shared by the hak_* API (alloc.c)
+ * and the malloc-family override of libhakmem.so (override.c). The fast paths are here,
+ * inline; everything else is in alloc.c, out of line. */
+#ifndef HAKMEM_CORE_FRONT_H
+#define HAKMEM_CORE_FRONT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/components.h"
+#include "core/limits.h"
+#include "core/map.h"
+
+#ifdef HAKMEM_SHARED_LIBRARY
+/* Every room is in the same shared object: inline tiny's fast paths into malloc/free. */
+#include "tiny/tiny.h"
+#define HAK_FRONT_TINY_ALLOC(n)      hak_tiny_alloc_fast(n)
+#define HAK_FRONT_TINY_FREE(p, slab) hak_tiny_free_fast((p), (slab))
+#else
+#define HAK_FRONT_TINY_ALLOC(n)      (HAK_HAS(tiny) ? hak_tiny_alloc(n) : NULL)
+#define HAK_FRONT_TINY_FREE(p, slab) hak_tiny_free((p), (slab))
+#endif
+
+/* What to do with a pointer hakmem does not own. */
+enum hak_foreign_mode {
+    HAK_FOREIGN_REPORT = 0, /* hak_* API: one line on stderr, then core.foreign_free */
+    HAK_FOREIGN_LIBC = 1    /* override: it came from the C library before we took over */
+};
+
+/* Where the caller of the public entry point is (the call site BigCache keys on). */
+#define HAK_CALLER_SITE() ((uintptr_t)__builtin_return_address(0))
+
+void  *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t site, int zero);
+void   hak_front_free_slow(void *p, int foreign_mode);
+void  *hak_front_calloc(size_t count, size_t size, uintptr_t site);
+void  *hak_front_realloc(void *p, size_t size, uintptr_t site, int foreign_mode);
+void  *hak_front_aligned(size_t alignment, size_t size, uintptr_t site);
+size_t hak_front_usable_size(const void *p, int foreign_mode);
+
+HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {
+    if (hak_likely(size <= HAK_SMALL_MAX)) {
+        void *p = HAK_FRONT_TINY_ALLOC(size);
+        if (hak_likely(p != NULL))
+            return p;
+    }
+    return hak_front_alloc_slow(size, 0, site, 0);
+}
+
+HAK_INLINE void hak_front_free(void *p, int foreign_mode) {
+    /* NULL and foreign pointers find no slab (granule 0 is never registered). */
+    void *slab = hak_map_slab_lookup(p);
+    if (hak_likely(slab != NULL)) {
+        HAK_FRONT_TINY_FREE(p, slab);
+        return;
+    }
+    hak_front_free_slow(p, foreign_mode);
+}
+
+#endif

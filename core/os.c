@@ -1,0 +1,106 @@
+#include "core/os.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/compiler.h"
+#include "counters/counters.h"
+
+static size_t page_size_cache;
+static atomic_uint fail_maps;
+
+size_t hak_os_page_size(void) {
+    if (hak_unlikely(page_size_cache == 0)) {
+        long p = sysconf(_SC_PAGESIZE);
+        page_size_cache = p > 0 ? (size_t)p : 4096;
+    }
+    return page_size_cache;
+}
+
+void hak_os_fail_next_maps(unsigned count) {
+    atomic_store(&fail_maps, count);
+}
+
+static int injected_failure(void) {
+    unsigned n = atomic_load_explicit(&fail_maps, memory_order_relaxed);
+    while (n > 0) {
+        if (atomic_compare_exchange_weak(&fail_maps, &n, n - 1))
+            return 1;
+    }
+    return 0;
+}
+
+void *hak_os_map(size_t size) {
+    if (size == 0 || injected_failure()) {
+        errno = size == 0 ? EINVAL : ENOMEM;
+        return NULL;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    HAK_COUNT(os_mmap);
+    HAK_COUNT_ADD(os_mapped_bytes, size);
+    return p;
+}
+
+void *hak_os_map_aligned(size_t size, size_t alignment) {
+    size_t page = hak_os_page_size();
+    if (alignment <= page)
+        return hak_os_map(size);
+    if (size + alignment < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Over-map, then trim the unaligned head and the tail. */
+    uint8_t *raw = hak_os_map(size + alignment);
+    if (!raw)
+        return NULL;
+    uint8_t *start = (uint8_t *)HAK_ALIGN_UP((uintptr_t)raw, alignment);
+    size_t head = (size_t)(start - raw);
+    size_t tail = alignment - head;
+    if (head)
+        hak_os_unmap(raw, head);
+    if (tail)
+        hak_os_unmap(start + size, tail);
+    return start;
+}
+
+int hak_os_unmap(void *addr, size_t size) {
+    if (munmap(addr, size) != 0)
+        return -1;
+    HAK_COUNT(os_munmap);
+    HAK_COUNT_ADD(os_unmapped_bytes, size);
+    return 0;
+}
+
+void *hak_os_remap(void *addr, size_t old_size, size_t new_size) {
+    void *p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    HAK_COUNT(os_mremap);
+    return p;
+}
+
+int hak_os_reclaim(void *addr, size_t size, int dontneed) {
+#ifdef MADV_FREE
+    if (!dontneed) {
+        if (madvise(addr, size, MADV_FREE) == 0) {
+            HAK_COUNT(os_madvise_free);
+            return 0;
+        }
+        /* Kernels before 4.5 (or some mappings) refuse MADV_FREE: fall back. */
+        HAK_COUNT(os_madvise_free_refused);
+    }
+#endif
+    if (madvise(addr, size, MADV_DONTNEED) == 0) {
+        HAK_COUNT(os_madvise_dontneed);
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,112 @@
+/* libhakmem.so only: the whole malloc family, so that LD_PRELOAD replaces the C library's
+ * allocator in unmodified programs (C++ operator new/delete reach us through malloc/free).
+ * Pointers we do not own came from the C library before we took over: they go back to it. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "core/front.h"
+#include "core/init.h"
+#include "core/libc.h"
+
+HAK_API void *malloc(size_t size) {
+    return hak_front_malloc(size, HAK_CALLER_SITE());
+}
+
+HAK_API void free(void *ptr) {
+    hak_front_free(ptr, HAK_FOREIGN_LIBC);
+}
+
+HAK_API void *calloc(size_t count, size_t size) {
+    return hak_front_calloc(count, size, HAK_CALLER_SITE());
+}
+
+HAK_API void *realloc(void *ptr, size_t size) {
+    return hak_front_realloc(ptr, size, HAK_CALLER_SITE(), HAK_FOREIGN_LIBC);
+}
+
+HAK_API void *reallocarray(void *ptr, size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hak_front_realloc(ptr, total, HAK_CALLER_SITE(), HAK_FOREIGN_LIBC);
+}
+
+HAK_API int posix_memalign(void **out, size_t alignment, size_t size) {
+    if (!HAK_IS_POW2(alignment) || alignment % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = hak_front_aligned(alignment, size, HAK_CALLER_SITE());
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+HAK_API void *aligned_alloc(size_t alignment, size_t size) {
+    if (!HAK_IS_POW2(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return hak_front_aligned(alignment, size, HAK_CALLER_SITE());
+}
+
+/* glibc's memalign rounds an alignment that is not a power of two up to one. */
+static size_t round_alignment(size_t alignment) {
+    if (alignment <= HAK_MIN_ALIGN)
+        return HAK_MIN_ALIGN;
+    if (HAK_IS_POW2(alignment))
+        return alignment;
+    if (alignment > ((size_t)1 << 62))
+        return 0;
+    return (size_t)1 << (64 - __builtin_clzll(alignment));
+}
+
+HAK_API void *memalign(size_t alignment, size_t size) {
+    size_t a = round_alignment(alignment);
+    if (!a) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return hak_front_aligned(a, size, HAK_CALLER_SITE());
+}
+
+HAK_API void *valloc(size_t size) {
+    return hak_front_aligned((size_t)getpagesize(), size, HAK_CALLER_SITE());
+}
+
+HAK_API void *pvalloc(size_t size) {
+    size_t page = (size_t)getpagesize();
+    if (size > (size_t)PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = size == 0 ? page : HAK_ALIGN_UP(size, page);
+    return hak_front_aligned(page, rounded, HAK_CALLER_SITE());
+}
+
+/* For pointers the C library made before we took over, ask the C library. Looked up on
+ * first use (dlsym may allocate, which is fine once we are initialised). */
+static size_t libc_usable_size(void *p) {
+    static size_t (*real)(void *);
+    if (!real) {
+        real = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+        if (!real || real == (size_t(*)(void *))malloc_usable_size)
+            return 0;
+    }
+    return real(p);
+}
+
+HAK_API size_t malloc_usable_size(void *ptr) {
+    if (!ptr)
+        return 0;
+    size_t n = hak_front_usable_size(ptr, HAK_FOREIGN_LIBC);
+    return n ? n : libc_usable_size(ptr);
+}

@@ -1,0 +1,48 @@
+#include "core/report.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/options.h"
+#include "counters/counters.h"
+
+void hak_write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            return;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+}
+
+void hak_report(const char *fmt, ...) {
+    int saved = errno;
+    char line[512] = "hakmem: ";
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line + 8, sizeof line - 9, fmt, ap);
+    va_end(ap);
+    size_t len = 8 + (n < 0 ? 0 : (size_t)n);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    hak_write_all(2, line, len);
+    errno = saved;
+}
+
+void hak_report_misuse(const char *what, const void *p) {
+    HAK_COUNT(foreign_free);
+    int abort_after = hak_option(HAK_OPT_FOREIGN_FREE) == 0;
+    hak_report("%s(%p): pointer not owned by hakmem (freed twice, pointer into a block, or "
+               "memory from another allocator); core.foreign_free=%s", what, p,
+               abort_after ? "abort: aborting" : "ignore: ignoring it");
+    if (abort_after)
+        abort();
+}

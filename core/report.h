@@ -1,0 +1,15 @@
+/* Messages to stderr without stdio buffers or allocation. */
+#ifndef HAKMEM_CORE_REPORT_H
+#define HAKMEM_CORE_REPORT_H
+
+#include <stddef.h>
+
+/* One line "hakmem: <message>\n" on stderr. */
+void hak_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hak_write_all(int fd, const char *buf, size_t len);
+
+/* A misuse of the API (foreign pointer, double free, interior pointer): reports it, counts
+ * it, then aborts or returns per core.foreign_free. */
+void hak_report_misuse(const char *what, const void *p);
+
+#endif

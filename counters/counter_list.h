@@ -1,0 +1,45 @@
+/* The one list of hakmem counters: X(name, hot, help).
+ * hot=1: on the tiny hot path; compiled away unless HAKMEM_DEBUG_COUNTERS is set.
+ * hot=0: on slow or large paths next to a system call; always counted. */
+#ifndef HAKMEM_COUNTERS_COUNTER_LIST_H
+#define HAKMEM_COUNTERS_COUNTER_LIST_H
+
+#define HAK_COUNTER_LIST(X)                                                                   \
+    X(os_mmap, 0, "mmap calls that succeeded")                                                \
+    X(os_munmap, 0, "munmap calls")                                                           \
+    X(os_mremap, 0, "mremap calls")                                                           \
+    X(os_madvise_free, 0, "madvise(MADV_FREE) calls")                                        \
+    X(os_madvise_free_refused, 0, "MADV_FREE refused, fell back to MADV_DONTNEED")           \
+    X(os_madvise_dontneed, 0, "madvise(MADV_DONTNEED) calls")                                \
+    X(os_mapped_bytes, 0, "bytes mapped from the OS")                                        \
+    X(os_unmapped_bytes, 0, "bytes unmapped")                                                \
+    X(foreign_free, 0, "frees of pointers hakmem does not own")                              \
+    X(large_alloc_malloc, 0, "large blocks served by the malloc backend")                    \
+    X(large_alloc_mmap, 0, "large blocks served by the mmap backend")                        \
+    X(large_free, 0, "large blocks freed")                                                   \
+    X(large_realloc_inplace, 0, "large reallocs served without copying")                     \
+    X(policy_switch, 0, "policy selections through the registry")                            \
+    X(bigcache_hit, 0, "BigCache hits")                                                      \
+    X(bigcache_miss, 0, "BigCache misses")                                                   \
+    X(bigcache_insert, 0, "blocks inserted into BigCache")                                   \
+    X(bigcache_evict, 0, "BigCache evictions")                                               \
+    X(batch_add, 0, "ranges added to the reclaim batch")                                     \
+    X(batch_flush, 0, "batch flushes")                                                       \
+    X(batch_reuse, 0, "ranges reused from the batch")                                        \
+    X(batch_reclaimed_bytes, 0, "bytes given back to the OS by batch flushes")               \
+    X(superslab_new, 0, "SuperSlabs mapped")                                                 \
+    X(superslab_release, 0, "SuperSlabs returned to the OS")                                 \
+    X(slab_new, 0, "slabs handed to a thread")                                               \
+    X(slab_release, 0, "empty slabs returned to the provider")                               \
+    X(tiny_heap_adopt, 0, "thread heaps adopted from exited threads")                        \
+    X(tiny_refill, 1, "tiny refills (tls_sll empty)")                                        \
+    X(tiny_refill_local, 1, "refill stage 1: slab local free list")                          \
+    X(tiny_refill_remote, 1, "refill stage 2: slab remote-free queue")                       \
+    X(tiny_refill_carve, 1, "refill stage 3: carved fresh blocks")                           \
+    X(tiny_refill_other_slab, 1, "refill stage 4: another slab of the class")                \
+    X(tiny_refill_new_slab, 1, "refill stage 5: new slab from the provider")                 \
+    X(tiny_free_tls_sll, 1, "frees pushed to the thread's tls_sll")                          \
+    X(tiny_free_ss_local, 1, "frees returned to the slab local list (cache flush)")          \
+    X(tiny_free_ss_remote, 1, "frees pushed to a slab remote queue")
+
+#endif

@@ -1,0 +1,50 @@
+/* Counters: per-thread shards summed on read (interface of the counters room). */
+#ifndef HAKMEM_COUNTERS_COUNTERS_H
+#define HAKMEM_COUNTERS_COUNTERS_H
+
+#include <stdint.h>
+
+#include "counters/counter_list.h"
+
+enum hak_counter_id {
+#define HAK_COUNTER_ENUM(name, hot, help) HAK_CTR_##name,
+    HAK_COUNTER_LIST(HAK_COUNTER_ENUM)
+#undef HAK_COUNTER_ENUM
+    HAK_CTR_COUNT
+};
+
+typedef struct hak_counter_shard {
+    uint64_t v[HAK_CTR_COUNT];
+    struct hak_counter_shard *next;
+    int state; /* 0 new, 1 registered, 2 folded at thread exit */
+} hak_counter_shard;
+
+extern __thread hak_counter_shard hak_counters_tls __attribute__((tls_model("initial-exec")));
+
+void hak_counters_register_thread(void);
+
+/* A plain (non-atomic) add to the thread's own shard; readers sum with relaxed loads. */
+static inline void hak_counter_add(enum hak_counter_id id, uint64_t n) {
+    hak_counter_shard *s = &hak_counters_tls;
+    if (__builtin_expect(s->state == 0, 0))
+        hak_counters_register_thread();
+    __atomic_store_n(&s->v[id], __atomic_load_n(&s->v[id], __ATOMIC_RELAXED) + n,
+                     __ATOMIC_RELAXED);
+}
+
+#define HAK_COUNT_ADD(name, n) hak_counter_add(HAK_CTR_##name, (n))
+#define HAK_COUNT(name) HAK_COUNT_ADD(name, 1)
+#ifdef HAKMEM_DEBUG_COUNTERS
+#define HAK_COUNT_HOT(name) HAK_COUNT(name)
+#else
+#define HAK_COUNT_HOT(name) ((void)0)
+#endif
+
+/* Fork child: only the calling thread survives; its shard stays, the list lock resets. */
+void hak_counters_atfork_child(void);
+
+/* Extra lines appended to the printout by other rooms (e.g. the ELO leaderboard). */
+typedef void (*hak_counters_printer)(int fd);
+int hak_counters_add_printer(hak_counters_printer fn);
+
+#endif

@@ -1,0 +1,63 @@
+/* The slab provider (interface of the superslab room): 64 KiB slabs, each described by a
+ * hak_slab and registered in core's address map for as long as it is handed out.
+ *
+ * Two providers behind one interface, chosen once at init by tiny.use_superslab:
+ *  - SuperSlabs (default): 2 MiB-aligned regions cut into 32 slabs of 64 KiB; slab 0 holds
+ *    the descriptors, slabs 1..31 hold blocks. Slab of a pointer: mask + index.
+ *  - pages: every slab is its own 64 KiB-aligned mapping (HAKMEM_TINY_USE_SUPERSLAB=0).
+ * Provider calls are slow-path only (a lock). */
+#ifndef HAKMEM_SUPERSLAB_SLAB_H
+#define HAKMEM_SUPERSLAB_SLAB_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HAK_SLAB_SHIFT        16
+#define HAK_SLAB_SIZE         ((size_t)1 << HAK_SLAB_SHIFT)
+#define HAK_SUPERSLAB_SHIFT   21
+#define HAK_SUPERSLAB_SIZE    ((size_t)1 << HAK_SUPERSLAB_SHIFT)
+#define HAK_SLABS_PER_SS      (HAK_SUPERSLAB_SIZE / HAK_SLAB_SIZE)
+
+struct hak_tiny_heap;
+struct hak_superslab;
+
+typedef struct hak_slab {
+    /* Owner thread only. */
+    void *local_free;          /* blocks returned to the slab */
+    char *start;               /* first block (the slab's first byte) */
+    struct hak_tiny_heap *owner; /* fixed while the slab is handed out; heaps live forever */
+    uint32_t block_size;
+    uint32_t block_recip;      /* ceil(2^32 / block_size): offset -> index without a divide */
+    uint16_t class_idx;
+    uint16_t capacity;         /* blocks in the slab */
+    uint16_t carved;           /* blocks carved so far (bump) */
+    uint16_t used;             /* blocks out of the slab: with users or in a thread cache */
+    uint16_t local_count;      /* blocks in local_free */
+    uint16_t in_partial;       /* on the owner's partial list of its class */
+    struct hak_slab *next, *prev; /* owner's partial list */
+
+    /* Other threads: one atomic push per cross-thread free. The low bit is the "queued"
+     * flag: set by the push that finds the queue empty (which then puts the slab on its
+     * owner's ready stack), cleared only by the owner when it takes the slab off that
+     * stack. Push and flag are one CAS, so a queued slab is never released. */
+    _Alignas(64) _Atomic uintptr_t remote_free;
+    struct hak_slab *ready_next;
+
+    /* Provider. */
+    struct hak_superslab *ss;  /* NULL for the page provider */
+    struct hak_slab *provider_next;
+} hak_slab;
+
+/* Returns a zeroed, registered slab (start set), or NULL with errno ENOMEM. */
+hak_slab *hak_slab_acquire(void);
+/* Gives back a slab none of whose blocks are in use; it is unregistered at once. */
+void      hak_slab_release(hak_slab *s);
+
+/* Provider statistics for tests: slabs handed out, SuperSlabs mapped. */
+size_t hak_slab_provider_live_slabs(void);
+size_t hak_superslab_count(void);
+/* 1 if the provider in use is the SuperSlab one. */
+int    hak_slab_provider_is_superslab(void);
+
+#endif

@@ -1,0 +1,146 @@
+/* SuperSlabs: 2 MiB-aligned regions of 32 slabs of 64 KiB. Slab 0 holds the SuperSlab
+ * header and the 32 descriptors (only its first pages are ever touched); slabs 1..31 are
+ * handed out. A slab's descriptor is found by mask and index:
+ *     ss = p & ~(2 MiB - 1), slab = &ss->slabs[(p >> 16) & 31].
+ * Empty slabs are given back with MADV_FREE; a SuperSlab whose 31 slabs are all free is
+ * unmapped, except one kept in reserve so a thread that frees and allocates in a loop does
+ * not map and unmap every time. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/compiler.h"
+#include "core/lock.h"
+#include "core/map.h"
+#include "core/os.h"
+#include "counters/counters.h"
+#include "superslab/provider.h"
+
+#define SS_MAGIC      0x5355504552534c42ull /* "SUPERSLB" */
+#define SS_ALL_FREE   (~(uint32_t)1)        /* slabs 1..31 */
+#define SS_RESERVE    1                     /* fully empty SuperSlabs kept mapped */
+
+typedef struct hak_superslab {
+    uint64_t magic;
+    struct hak_superslab *next, *prev; /* provider's list of SuperSlabs with a free slab */
+    uint32_t free_mask;                /* bit i: slab i is free */
+    uint32_t in_avail;
+    hak_slab slabs[HAK_SLABS_PER_SS];
+} hak_superslab;
+
+_Static_assert(sizeof(hak_superslab) <= HAK_SLAB_SIZE, "descriptors must fit in slab 0");
+
+static hak_lock ss_lock = HAK_LOCK_INIT;
+static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
+static size_t ss_count;       /* mapped */
+static size_t ss_empty;       /* mapped with every slab free */
+static size_t ss_live_slabs;  /* handed out */
+
+static void avail_push(hak_superslab *ss) {
+    ss->prev = NULL;
+    ss->next = avail;
+    if (avail)
+        avail->prev = ss;
+    avail = ss;
+    ss->in_avail = 1;
+}
+
+static void avail_remove(hak_superslab *ss) {
+    if (ss->prev)
+        ss->prev->next = ss->next;
+    else
+        avail = ss->next;
+    if (ss->next)
+        ss->next->prev = ss->prev;
+    ss->next = ss->prev = NULL;
+    ss->in_avail = 0;
+}
+
+static hak_superslab *superslab_new(void) {
+    hak_superslab *ss = hak_os_map_aligned(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
+    if (!ss)
+        return NULL;
+    ss->magic = SS_MAGIC;
+    ss->free_mask = SS_ALL_FREE;
+    HAK_COUNT(superslab_new);
+    return ss;
+}
+
+hak_slab *hak_superslab_acquire(void) {
+    hak_lock_acquire(&ss_lock);
+    hak_superslab *ss = avail;
+    if (!ss) {
+        hak_lock_release(&ss_lock);
+        hak_superslab *fresh = superslab_new(); /* the system call outside the lock */
+        if (!fresh)
+            return NULL;
+        hak_lock_acquire(&ss_lock);
+        ss_count++;
+        ss_empty++;
+        avail_push(fresh);
+        ss = avail;
+    }
+    if (ss->free_mask == SS_ALL_FREE)
+        ss_empty--;
+    unsigned i = (unsigned)__builtin_ctz(ss->free_mask);
+    ss->free_mask &= ~(1u << i);
+    if (ss->free_mask == 0)
+        avail_remove(ss);
+    ss_live_slabs++;
+    hak_lock_release(&ss_lock);
+
+    hak_slab *s = &ss->slabs[i];
+    memset(s, 0, sizeof *s);
+    s->ss = ss;
+    s->start = (char *)ss + ((size_t)i << HAK_SLAB_SHIFT);
+    if (hak_map_slab_set(s->start, HAK_SLAB_SIZE, s) != 0) {
+        hak_superslab_release(s);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return s;
+}
+
+void hak_superslab_release(hak_slab *s) {
+    hak_superslab *ss = s->ss;
+    unsigned i = (unsigned)(((uintptr_t)s->start >> HAK_SLAB_SHIFT) & (HAK_SLABS_PER_SS - 1));
+    hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
+    /* Before the slab becomes available again: afterwards its new owner may be writing. */
+    hak_os_reclaim(s->start, HAK_SLAB_SIZE, 0);
+
+    hak_superslab *unmap = NULL;
+    hak_lock_acquire(&ss_lock);
+    ss->free_mask |= 1u << i;
+    ss_live_slabs--;
+    if (!ss->in_avail)
+        avail_push(ss);
+    if (ss->free_mask == SS_ALL_FREE) {
+        if (ss_empty >= SS_RESERVE) {
+            avail_remove(ss);
+            ss_count--;
+            unmap = ss;
+        } else {
+            ss_empty++;
+        }
+    }
+    hak_lock_release(&ss_lock);
+    if (unmap) {
+        unmap->magic = 0;
+        hak_os_unmap(unmap, HAK_SUPERSLAB_SIZE);
+        HAK_COUNT(superslab_release);
+    }
+}
+
+size_t hak_superslab_count(void) {
+    hak_lock_acquire(&ss_lock);
+    size_t n = ss_count;
+    hak_lock_release(&ss_lock);
+    return n;
+}
+
+size_t hak_superslab_live_slabs(void) {
+    return __atomic_load_n(&ss_live_slabs, __ATOMIC_RELAXED);
+}
+
+void hak_superslab_lock_all(void) { hak_lock_acquire(&ss_lock); }
+void hak_superslab_unlock_all(void) { hak_lock_release(&ss_lock); }
+void hak_superslab_reset_locks(void) { hak_lock_reset(&ss_lock); }

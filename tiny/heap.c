@@ -1,0 +1,128 @@
+/* Thread heaps: attach on a thread's first refill, abandon at thread exit, adoption by the
+ * next thread, and the fork child's view. */
+#include <pthread.h>
+#include <string.h>
+
+#include "core/lock.h"
+#include "core/map.h"
+#include "core/os.h"
+#include "counters/counters.h"
+#include "tiny/heap.h"
+
+#define HEAP_CHUNK ((size_t)64 * 1024)
+
+static hak_lock heaps_lock = HAK_LOCK_INIT;
+static hak_tiny_heap *all_heaps;
+static hak_tiny_heap *abandoned;
+static hak_tiny_heap *spare;      /* carved from the current chunk, not yet used */
+static size_t spare_left;
+static pthread_key_t exit_key;
+static int exit_key_ok;
+
+static hak_tiny_heap *heap_new_locked(void) {
+    if (spare_left == 0) {
+        hak_lock_release(&heaps_lock);
+        void *chunk = hak_os_map(HEAP_CHUNK);
+        hak_lock_acquire(&heaps_lock);
+        if (!chunk)
+            return NULL;
+        spare = chunk;
+        spare_left = HEAP_CHUNK / sizeof(hak_tiny_heap);
+    }
+    hak_tiny_heap *h = spare++;
+    spare_left--;
+    h->next_all = all_heaps;
+    all_heaps = h;
+    return h;
+}
+
+hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
+    hak_lock_acquire(&heaps_lock);
+    hak_tiny_heap *h = abandoned;
+    if (h) {
+        abandoned = h->next_abandoned;
+        h->next_abandoned = NULL;
+        h->abandoned = 0;
+        HAK_COUNT(tiny_heap_adopt);
+    } else {
+        h = heap_new_locked();
+    }
+    hak_lock_release(&heaps_lock);
+    if (!h)
+        return NULL;
+    t->heap = h;
+    /* Set after t->heap: pthread_setspecific may allocate (keys >= 32), and that
+     * allocation must find a heap. */
+    if (exit_key_ok)
+        pthread_setspecific(exit_key, h);
+    return h;
+}
+
+/* Thread exit: every cached block goes back to its slab, empty slabs to the provider, and
+ * the heap (with the slabs that still have blocks out) waits for the next thread. */
+static void heap_abandon(void *arg) {
+    hak_tiny_heap *h = arg;
+    hak_tiny_cache *t = &hak_tiny_tls;
+    if (t->heap != h)
+        return;
+    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
+        void *p = t->head[c];
+        t->head[c] = NULL;
+        t->count[c] = 0;
+        while (p) {
+            void *next = *(void **)p;
+            hak_tiny_return_block(h, hak_map_slab_lookup(p), p);
+            p = next;
+        }
+    }
+    hak_tiny_process_ready(h);
+    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
+        hak_slab *cur = h->cls[c].current;
+        if (!cur)
+            continue;
+        h->cls[c].current = NULL;
+        if (cur->used == 0)
+            hak_tiny_slab_retire_if_empty(h, cur);
+        if (cur->used != 0 || atomic_load(&cur->remote_free) != 0)
+            hak_tiny_partial_push(h, cur);
+    }
+    t->heap = NULL;
+    hak_lock_acquire(&heaps_lock);
+    h->abandoned = 1;
+    h->next_abandoned = abandoned;
+    abandoned = h;
+    hak_lock_release(&heaps_lock);
+}
+
+void hak_tiny_heaps_init(void) {
+    exit_key_ok = pthread_key_create(&exit_key, heap_abandon) == 0;
+}
+
+void hak_tiny_heaps_fork_prepare(void) {
+    hak_lock_acquire(&heaps_lock);
+}
+
+void hak_tiny_heaps_fork_parent(void) {
+    hak_lock_release(&heaps_lock);
+}
+
+/* Only the forking thread lives on: the other threads' heaps become adoptable (their
+ * cached blocks are gone with them). */
+void hak_tiny_heaps_fork_child(void) {
+    hak_lock_reset(&heaps_lock);
+    hak_tiny_heap *mine = hak_tiny_tls.heap;
+    for (hak_tiny_heap *h = all_heaps; h; h = h->next_all) {
+        if (h == mine || h->abandoned)
+            continue;
+        for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
+            hak_slab *cur = h->cls[c].current;
+            if (cur) {
+                h->cls[c].current = NULL;
+                hak_tiny_partial_push(h, cur);
+            }
+        }
+        h->abandoned = 1;
+        h->next_abandoned = abandoned;
+        abandoned = h;
+    }
+}

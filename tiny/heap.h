@@ -1,0 +1,44 @@
+/* Internal to the tiny room: a thread heap owns the slabs of one thread. Heaps are never
+ * freed: when a thread exits its heap is abandoned with the slabs that still have blocks
+ * out, and the next new thread adopts it. Cross-thread frees keep reaching an abandoned
+ * heap through its ready stack, so nothing is lost, and a program that creates threads
+ * forever reuses heaps instead of growing. */
+#ifndef HAKMEM_TINY_HEAP_H
+#define HAKMEM_TINY_HEAP_H
+
+#include <stdatomic.h>
+
+#include "tiny/tiny.h"
+
+typedef struct hak_tiny_class_slabs {
+    hak_slab *current; /* refills come from here first */
+    hak_slab *partial; /* other slabs with free blocks (doubly linked) */
+} hak_tiny_class_slabs;
+
+typedef struct hak_tiny_heap {
+    hak_tiny_class_slabs cls[HAK_TINY_CLASSES];
+    /* Slabs whose remote queue went from empty to non-empty (MPSC stack via ready_next). */
+    hak_slab *_Atomic ready;
+    struct hak_tiny_heap *next_all;
+    struct hak_tiny_heap *next_abandoned;
+    int abandoned;
+} hak_tiny_heap;
+
+hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
+
+/* Slab bookkeeping shared by refill, flush and thread exit (tiny/slabs.c). */
+void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls);
+int  hak_tiny_drain_remote(hak_slab *s);
+void hak_tiny_process_ready(hak_tiny_heap *h);
+void hak_tiny_return_block(hak_tiny_heap *h, hak_slab *s, void *p);
+void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s);
+void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s);
+/* The slab's blocks are all back: give it to the provider unless it is still queued. */
+void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s);
+
+void hak_tiny_heaps_init(void);
+void hak_tiny_heaps_fork_prepare(void);
+void hak_tiny_heaps_fork_parent(void);
+void hak_tiny_heaps_fork_child(void);
+
+#endif

@@ -1,0 +1,118 @@
+/* Refill: the thread's list for a class is empty. Stages, in order (each counted when
+ * built with debug counters):
+ *   1 the current slab's local free list      3 carve fresh blocks from the current slab
+ *   2 the current slab's remote-free queue    4 another slab of the class (ready, partial)
+ *   5 a new slab from the provider, which maps a new SuperSlab when it has none (6).
+ * Blocks move in batches: a whole local list when it fits under the class limit, else up to
+ * half the limit. */
+#include <errno.h>
+
+#include "core/init.h"
+#include "core/options.h"
+#include "counters/counters.h"
+#include "tiny/heap.h"
+
+static inline uint32_t batch_of(unsigned cls) {
+    uint32_t b = hak_tiny_limit[cls] / 2;
+    return b ? b : 1;
+}
+
+/* Stage 1: moves local blocks to the (empty) thread list. */
+static int take_local(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
+    if (!s->local_free)
+        return 0;
+    uint32_t n = s->local_count;
+    void *head = s->local_free;
+    if (n <= hak_tiny_limit[cls]) {
+        s->local_free = NULL;
+    } else {
+        n = batch_of(cls);
+        void *last = head;
+        for (uint32_t i = 1; i < n; i++)
+            last = *(void **)last;
+        s->local_free = *(void **)last;
+        *(void **)last = NULL;
+    }
+    s->local_count = (uint16_t)(s->local_count - n);
+    s->used = (uint16_t)(s->used + n);
+    t->head[cls] = head;
+    t->count[cls] = n;
+    return 1;
+}
+
+/* Stage 3: links up to a batch of never-used blocks. */
+static int carve(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
+    uint32_t left = (uint32_t)s->capacity - s->carved;
+    if (left == 0)
+        return 0;
+    uint32_t n = batch_of(cls);
+    if (n > left)
+        n = left;
+    uint32_t bs = s->block_size;
+    char *first = s->start + (size_t)s->carved * bs;
+    char *p = first;
+    for (uint32_t i = 1; i < n; i++, p += bs)
+        *(void **)p = p + bs;
+    *(void **)p = NULL;
+    s->carved = (uint16_t)(s->carved + n);
+    s->used = (uint16_t)(s->used + n);
+    t->head[cls] = first;
+    t->count[cls] = n;
+    return 1;
+}
+
+static int refill_class(hak_tiny_cache *t, unsigned cls) {
+    hak_tiny_heap *h = t->heap;
+    hak_tiny_class_slabs *cs = &h->cls[cls];
+    HAK_COUNT_HOT(tiny_refill);
+    for (;;) {
+        hak_slab *s = cs->current;
+        if (s) {
+            if (take_local(t, cls, s)) {
+                HAK_COUNT_HOT(tiny_refill_local);
+                return 1;
+            }
+            if (hak_tiny_drain_remote(s) && take_local(t, cls, s)) {
+                HAK_COUNT_HOT(tiny_refill_remote);
+                return 1;
+            }
+            if (carve(t, cls, s)) {
+                HAK_COUNT_HOT(tiny_refill_carve);
+                return 1;
+            }
+            cs->current = NULL; /* every block is out; frees bring it back */
+        }
+        hak_tiny_process_ready(h);
+        if (cs->partial) {
+            s = cs->partial;
+            hak_tiny_partial_remove(h, s);
+            cs->current = s;
+            HAK_COUNT_HOT(tiny_refill_other_slab);
+            continue;
+        }
+        s = hak_slab_acquire();
+        if (!s)
+            return 0;
+        hak_tiny_slab_init(s, h, cls);
+        cs->current = s;
+        HAK_COUNT_HOT(tiny_refill_new_slab);
+    }
+}
+
+HAK_NOINLINE void *hak_tiny_refill(size_t size) {
+    hak_init_ensure();
+    if (hak_unlikely(!hak_option(HAK_OPT_TINY_ENABLED) || size > HAK_TINY_MAX_SIZE))
+        return NULL;
+    hak_tiny_cache *t = &hak_tiny_tls;
+    if (hak_unlikely(!t->heap) && !hak_tiny_heap_attach(t))
+        return NULL;
+    unsigned cls = hak_tiny_size_to_class(size);
+    if (!t->head[cls] && !refill_class(t, cls)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = t->head[cls];
+    t->head[cls] = *(void **)p;
+    t->count[cls]--;
+    return p;
+}

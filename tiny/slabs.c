@@ -1,0 +1,102 @@
+/* Slab bookkeeping of a thread heap: partial lists, remote drains, returns, retirement.
+ * Only the heap's owner thread calls these (or the thread tearing the heap down). */
+#include "tiny/heap.h"
+
+void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
+    uint32_t bs = hak_tiny_class_size[cls];
+    s->owner = h;
+    s->class_idx = (uint16_t)cls;
+    s->block_size = bs;
+    s->block_recip = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
+    s->capacity = (uint16_t)(HAK_SLAB_SIZE / bs);
+}
+
+void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s) {
+    hak_tiny_class_slabs *cs = &h->cls[s->class_idx];
+    s->prev = NULL;
+    s->next = cs->partial;
+    if (cs->partial)
+        cs->partial->prev = s;
+    cs->partial = s;
+    s->in_partial = 1;
+}
+
+void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s) {
+    if (!s->in_partial)
+        return;
+    hak_tiny_class_slabs *cs = &h->cls[s->class_idx];
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        cs->partial = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->in_partial = 0;
+}
+
+static void splice_remote(hak_slab *s, void *list) {
+    unsigned n = 1;
+    void *tail = list;
+    while (*(void **)tail) {
+        tail = *(void **)tail;
+        n++;
+    }
+    *(void **)tail = s->local_free;
+    s->local_free = list;
+    s->local_count = (uint16_t)(s->local_count + n);
+    s->used = (uint16_t)(s->used - n);
+}
+
+/* Moves the remote queue to the local list, keeping the queued flag. 1 if it held blocks. */
+int hak_tiny_drain_remote(hak_slab *s) {
+    uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
+    do {
+        if ((old & ~(uintptr_t)1) == 0)
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old, old & 1,
+                                                    memory_order_acquire, memory_order_relaxed));
+    splice_remote(s, (void *)(old & ~(uintptr_t)1));
+    return 1;
+}
+
+void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
+    if (s->used != 0 || h->cls[s->class_idx].current == s)
+        return;
+    /* Still on the ready stack: it is retired when the stack is processed. */
+    if (atomic_load_explicit(&s->remote_free, memory_order_acquire) != 0)
+        return;
+    hak_tiny_partial_remove(h, s);
+    hak_slab_release(s);
+}
+
+/* Takes every slab that received cross-thread frees since the last call. */
+void hak_tiny_process_ready(hak_tiny_heap *h) {
+    hak_slab *s = atomic_exchange_explicit(&h->ready, NULL, memory_order_acquire);
+    while (s) {
+        hak_slab *next = s->ready_next; /* before the flag clears: a push may requeue s */
+        uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
+        if (old & ~(uintptr_t)1)
+            splice_remote(s, (void *)(old & ~(uintptr_t)1));
+        if (h->cls[s->class_idx].current != s) {
+            if (s->used == 0)
+                hak_tiny_slab_retire_if_empty(h, s);
+            else if (!s->in_partial)
+                hak_tiny_partial_push(h, s);
+        }
+        s = next;
+    }
+}
+
+void hak_tiny_return_block(hak_tiny_heap *h, hak_slab *s, void *p) {
+    *(void **)p = s->local_free;
+    s->local_free = p;
+    s->local_count++;
+    s->used--;
+    if (h->cls[s->class_idx].current == s)
+        return;
+    if (s->used == 0)
+        hak_tiny_slab_retire_if_empty(h, s);
+    else if (!s->in_partial)
+        hak_tiny_partial_push(h, s);
+}

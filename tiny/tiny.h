@@ -1,0 +1,70 @@
+/* Tiny room: small blocks (up to 32 KiB) from per-thread free lists (tls_sll) in front of
+ * per-slab free lists. The fast paths are here, inline; libhakmem.so inlines them into
+ * malloc and free, static builds call hak_tiny_alloc / hak_tiny_free.
+ *
+ *   alloc hit: size -> class (one table load), pop from the thread's list. No lock, no
+ *              atomic, no indirect call, no counter.
+ *   free by the owner: push on the thread's list; past the class limit, flush half back.
+ *   free by another thread: one atomic push on the slab's remote queue (tiny/free.c). */
+#ifndef HAKMEM_TINY_TINY_H
+#define HAKMEM_TINY_TINY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "superslab/slab.h"
+#include "tiny/size_class.h"
+
+struct hak_tiny_heap;
+
+typedef struct hak_tiny_cache {
+    void *head[HAK_TINY_CLASSES];      /* tls_sll: intrusive singly-linked lists */
+    uint32_t count[HAK_TINY_CLASSES];
+    struct hak_tiny_heap *heap;        /* owner of this thread's slabs; NULL until first use */
+} hak_tiny_cache;
+
+extern HAK_TLS hak_tiny_cache hak_tiny_tls;
+extern uint32_t hak_tiny_limit[HAK_TINY_CLASSES]; /* flush when a list grows past this */
+
+/* Slow paths (tiny/refill.c, tiny/free.c). */
+void *hak_tiny_refill(size_t size);                /* NULL: tiny cannot serve it */
+void  hak_tiny_flush(unsigned cls);                /* list over its limit */
+void  hak_tiny_free_remote(void *p, hak_slab *s);  /* another thread's slab */
+
+HAK_INLINE void *hak_tiny_alloc_fast(size_t size) {
+    unsigned cls = hak_tiny_size_to_class(size);
+    hak_tiny_cache *t = &hak_tiny_tls;
+    void *p = t->head[cls];
+    if (hak_likely(p != NULL)) {
+        t->head[cls] = *(void **)p;
+        t->count[cls]--;
+        return p;
+    }
+    return hak_tiny_refill(size);
+}
+
+HAK_INLINE void hak_tiny_free_fast(void *p, void *slab) {
+    hak_slab *s = (hak_slab *)slab;
+    hak_tiny_cache *t = &hak_tiny_tls;
+    if (hak_likely(s->owner == t->heap)) {
+        unsigned cls = s->class_idx;
+        *(void **)p = t->head[cls];
+        t->head[cls] = p;
+        if (hak_unlikely(++t->count[cls] > hak_tiny_limit[cls]))
+            hak_tiny_flush(cls);
+        return;
+    }
+    hak_tiny_free_remote(p, s);
+}
+
+/* Out-of-line entry points for core (weak references in core/components.h). */
+void  *hak_tiny_alloc(size_t size);
+void  *hak_tiny_alloc_aligned(size_t size, size_t alignment);
+void   hak_tiny_free(void *p, void *slab);
+size_t hak_tiny_usable_size(const void *p, void *slab);
+
+/* For tests: blocks cached by the calling thread, all classes. */
+size_t hak_tiny_thread_cached(void);
+
+#endif
