@@ -15,10 +15,10 @@
 #ifdef HAKMEM_SHARED_LIBRARY
 /* Every room is in the same shared object: inline tiny's fast paths into malloc/free. */
 #include "tiny/tiny.h"
-#define HAK_FRONT_TINY_ALLOC(n)      hak_tiny_alloc_fast(n)
+#define HAK_FRONT_TINY_ALLOC(n)      hak_tiny_pop(n) /* a miss refills in the slow path */
 #define HAK_FRONT_TINY_FREE(p, slab) hak_tiny_free_fast((p), (slab))
 #else
-#define HAK_FRONT_TINY_ALLOC(n)      (HAK_HAS(tiny) ? hak_tiny_alloc(n) : NULL)
+#define HAK_FRONT_TINY_ALLOC(n)      (HAK_HAS(tiny) ? hak_tiny_alloc(n) : NULL) /* pop+refill */
 #define HAK_FRONT_TINY_FREE(p, slab) hak_tiny_free((p), (slab))
 #endif
 

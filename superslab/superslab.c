@@ -2,9 +2,10 @@
  * header and the 32 descriptors (only its first pages are ever touched); slabs 1..31 are
  * handed out. A slab's descriptor is found by mask and index:
  *     ss = p & ~(2 MiB - 1), slab = &ss->slabs[(p >> 16) & 31].
- * Empty slabs are given back with MADV_FREE; a SuperSlab whose 31 slabs are all free is
- * unmapped, except one kept in reserve so a thread that frees and allocates in a loop does
- * not map and unmap every time. */
+ * A released slab stays dirty (its pages resident) so that the next acquire reuses it
+ * without page faults; once more than DIRTY_MAX slabs are dirty, all of them are given back
+ * with MADV_FREE. A SuperSlab whose 31 slabs are all free is unmapped, except one kept in
+ * reserve so a thread that frees and allocates in a loop does not map and unmap each time. */
 #include <errno.h>
 #include <string.h>
 
@@ -18,11 +19,13 @@
 #define SS_MAGIC      0x5355504552534c42ull /* "SUPERSLB" */
 #define SS_ALL_FREE   (~(uint32_t)1)        /* slabs 1..31 */
 #define SS_RESERVE    1                     /* fully empty SuperSlabs kept mapped */
+#define DIRTY_MAX     64                    /* free slabs with resident pages (4 MiB) */
 
 typedef struct hak_superslab {
     uint64_t magic;
     struct hak_superslab *next, *prev; /* provider's list of SuperSlabs with a free slab */
     uint32_t free_mask;                /* bit i: slab i is free */
+    uint32_t dirty_mask;               /* bit i: slab i is free and its pages resident */
     uint32_t in_avail;
     hak_slab slabs[HAK_SLABS_PER_SS];
 } hak_superslab;
@@ -34,6 +37,7 @@ static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
 static size_t ss_count;       /* mapped */
 static size_t ss_empty;       /* mapped with every slab free */
 static size_t ss_live_slabs;  /* handed out */
+static size_t ss_dirty;       /* free slabs not yet given back to the OS */
 
 static void avail_push(hak_superslab *ss) {
     ss->prev = NULL;
@@ -81,7 +85,13 @@ hak_slab *hak_superslab_acquire(void) {
     }
     if (ss->free_mask == SS_ALL_FREE)
         ss_empty--;
-    unsigned i = (unsigned)__builtin_ctz(ss->free_mask);
+    /* A dirty slab first: its pages are still resident, reusing it costs no page fault. */
+    uint32_t pick = ss->dirty_mask ? ss->dirty_mask : ss->free_mask;
+    unsigned i = (unsigned)__builtin_ctz(pick);
+    if (ss->dirty_mask & (1u << i)) {
+        ss->dirty_mask &= ~(1u << i);
+        ss_dirty--;
+    }
     ss->free_mask &= ~(1u << i);
     if (ss->free_mask == 0)
         avail_remove(ss);
@@ -100,16 +110,29 @@ hak_slab *hak_superslab_acquire(void) {
     return s;
 }
 
+/* Gives every dirty slab back to the OS. Under the lock: a slab must not be handed out
+ * between the decision and the madvise (its new owner's data would be dropped). */
+static void purge_dirty_locked(void) {
+    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next) {
+        while (ss->dirty_mask) {
+            unsigned i = (unsigned)__builtin_ctz(ss->dirty_mask);
+            ss->dirty_mask &= ~(1u << i);
+            ss_dirty--;
+            hak_os_reclaim((char *)ss + ((size_t)i << HAK_SLAB_SHIFT), HAK_SLAB_SIZE, 0);
+        }
+    }
+}
+
 void hak_superslab_release(hak_slab *s) {
     hak_superslab *ss = s->ss;
     unsigned i = (unsigned)(((uintptr_t)s->start >> HAK_SLAB_SHIFT) & (HAK_SLABS_PER_SS - 1));
     hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
-    /* Before the slab becomes available again: afterwards its new owner may be writing. */
-    hak_os_reclaim(s->start, HAK_SLAB_SIZE, 0);
 
     hak_superslab *unmap = NULL;
     hak_lock_acquire(&ss_lock);
     ss->free_mask |= 1u << i;
+    ss->dirty_mask |= 1u << i;
+    ss_dirty++;
     ss_live_slabs--;
     if (!ss->in_avail)
         avail_push(ss);
@@ -117,11 +140,14 @@ void hak_superslab_release(hak_slab *s) {
         if (ss_empty >= SS_RESERVE) {
             avail_remove(ss);
             ss_count--;
+            ss_dirty -= (size_t)__builtin_popcount(ss->dirty_mask);
             unmap = ss;
         } else {
             ss_empty++;
         }
     }
+    if (ss_dirty > DIRTY_MAX)
+        purge_dirty_locked();
     hak_lock_release(&ss_lock);
     if (unmap) {
         unmap->magic = 0;

@@ -8,14 +8,14 @@
 HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
     hak_tiny_cache *t = &hak_tiny_tls;
     uint32_t keep = hak_tiny_limit[cls] / 2;
-    uint32_t n = t->count[cls] - keep;
+    uint32_t n = hak_tiny_cached(t, cls) - keep;
     /* The first `keep` blocks were freed last: they stay (warm in cache). */
     void **link = &t->head[cls];
     for (uint32_t i = 0; i < keep; i++)
         link = (void **)*link;
     void *p = *link;
     *link = NULL;
-    t->count[cls] = keep;
+    t->room[cls] = (int32_t)(hak_tiny_limit[cls] - keep);
     while (n-- && p) {
         void *next = *(void **)p;
         hak_slab *s = hak_map_slab_lookup(p);

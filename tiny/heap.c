@@ -50,6 +50,8 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
     hak_lock_release(&heaps_lock);
     if (!h)
         return NULL;
+    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++)
+        t->room[c] = (int32_t)hak_tiny_limit[c]; /* the lists are empty at attach */
     t->heap = h;
     /* Set after t->heap: pthread_setspecific may allocate (keys >= 32), and that
      * allocation must find a heap. */
@@ -68,7 +70,7 @@ static void heap_abandon(void *arg) {
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
         void *p = t->head[c];
         t->head[c] = NULL;
-        t->count[c] = 0;
+        t->room[c] = 0; /* no heap: every free is remote until the next attach */
         while (p) {
             void *next = *(void **)p;
             hak_tiny_return_block(h, hak_map_slab_lookup(p), p);
@@ -86,6 +88,7 @@ static void heap_abandon(void *arg) {
         if (cur->used != 0 || atomic_load(&cur->remote_free) != 0)
             hak_tiny_partial_push(h, cur);
     }
+    hak_tiny_release_empty(h);
     t->heap = NULL;
     hak_lock_acquire(&heaps_lock);
     h->abandoned = 1;

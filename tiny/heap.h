@@ -19,6 +19,10 @@ typedef struct hak_tiny_heap {
     hak_tiny_class_slabs cls[HAK_TINY_CLASSES];
     /* Slabs whose remote queue went from empty to non-empty (MPSC stack via ready_next). */
     hak_slab *_Atomic ready;
+    /* A few empty slabs kept back from the provider, so a class that empties and refills
+     * in a loop does not pay a release (madvise) and an acquire each time. */
+    hak_slab *empty;
+    unsigned empty_count;
     struct hak_tiny_heap *next_all;
     struct hak_tiny_heap *next_abandoned;
     int abandoned;
@@ -35,6 +39,10 @@ void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s);
 void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s);
 /* The slab's blocks are all back: give it to the provider unless it is still queued. */
 void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s);
+/* A slab for a class: from the heap's empty reserve, else from the provider. */
+hak_slab *hak_tiny_slab_get(hak_tiny_heap *h, unsigned cls);
+/* Gives the empty reserve back to the provider (thread exit). */
+void hak_tiny_release_empty(hak_tiny_heap *h);
 
 void hak_tiny_heaps_init(void);
 void hak_tiny_heaps_fork_prepare(void);

@@ -36,7 +36,7 @@ static int take_local(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
     s->local_count = (uint16_t)(s->local_count - n);
     s->used = (uint16_t)(s->used + n);
     t->head[cls] = head;
-    t->count[cls] = n;
+    t->room[cls] = (int32_t)(hak_tiny_limit[cls] - n);
     return 1;
 }
 
@@ -57,7 +57,7 @@ static int carve(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
     s->carved = (uint16_t)(s->carved + n);
     s->used = (uint16_t)(s->used + n);
     t->head[cls] = first;
-    t->count[cls] = n;
+    t->room[cls] = (int32_t)(hak_tiny_limit[cls] - n);
     return 1;
 }
 
@@ -90,10 +90,9 @@ static int refill_class(hak_tiny_cache *t, unsigned cls) {
             HAK_COUNT_HOT(tiny_refill_other_slab);
             continue;
         }
-        s = hak_slab_acquire();
+        s = hak_tiny_slab_get(h, cls);
         if (!s)
             return 0;
-        hak_tiny_slab_init(s, h, cls);
         cs->current = s;
         HAK_COUNT_HOT(tiny_refill_new_slab);
     }
@@ -113,6 +112,6 @@ HAK_NOINLINE void *hak_tiny_refill(size_t size) {
     }
     void *p = t->head[cls];
     t->head[cls] = *(void **)p;
-    t->count[cls]--;
+    t->room[cls]++;
     return p;
 }

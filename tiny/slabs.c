@@ -2,6 +2,10 @@
  * Only the heap's owner thread calls these (or the thread tearing the heap down). */
 #include "tiny/heap.h"
 
+#include <string.h>
+
+#define EMPTY_KEEP 2 /* empty slabs a heap keeps back from the provider */
+
 void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
     uint32_t bs = hak_tiny_class_size[cls];
     s->owner = h;
@@ -67,7 +71,39 @@ void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
     if (atomic_load_explicit(&s->remote_free, memory_order_acquire) != 0)
         return;
     hak_tiny_partial_remove(h, s);
+    if (h->empty_count < EMPTY_KEEP) {
+        s->next = h->empty;
+        h->empty = s;
+        h->empty_count++;
+        return;
+    }
     hak_slab_release(s);
+}
+
+hak_slab *hak_tiny_slab_get(hak_tiny_heap *h, unsigned cls) {
+    hak_slab *s = h->empty;
+    if (s) {
+        h->empty = s->next;
+        h->empty_count--;
+        s->next = NULL;
+        s->local_free = NULL;
+        s->carved = s->used = s->local_count = 0;
+    } else {
+        s = hak_slab_acquire();
+        if (!s)
+            return NULL;
+    }
+    hak_tiny_slab_init(s, h, cls);
+    return s;
+}
+
+void hak_tiny_release_empty(hak_tiny_heap *h) {
+    while (h->empty) {
+        hak_slab *s = h->empty;
+        h->empty = s->next;
+        h->empty_count--;
+        hak_slab_release(s);
+    }
 }
 
 /* Takes every slab that received cross-thread frees since the last call. */

@@ -20,28 +20,39 @@ struct hak_tiny_heap;
 
 typedef struct hak_tiny_cache {
     void *head[HAK_TINY_CLASSES];      /* tls_sll: intrusive singly-linked lists */
-    uint32_t count[HAK_TINY_CLASSES];
+    /* Frees left before the list passes its limit: limit - length. Counting down lets the
+     * free path test the limit without loading it. Set when the heap attaches. */
+    int32_t room[HAK_TINY_CLASSES];
     struct hak_tiny_heap *heap;        /* owner of this thread's slabs; NULL until first use */
 } hak_tiny_cache;
 
 extern HAK_TLS hak_tiny_cache hak_tiny_tls;
 extern uint32_t hak_tiny_limit[HAK_TINY_CLASSES]; /* flush when a list grows past this */
 
+static inline uint32_t hak_tiny_cached(const hak_tiny_cache *t, unsigned cls) {
+    return (uint32_t)((int32_t)hak_tiny_limit[cls] - t->room[cls]);
+}
+
 /* Slow paths (tiny/refill.c, tiny/free.c). */
 void *hak_tiny_refill(size_t size);                /* NULL: tiny cannot serve it */
 void  hak_tiny_flush(unsigned cls);                /* list over its limit */
 void  hak_tiny_free_remote(void *p, hak_slab *s);  /* another thread's slab */
 
-HAK_INLINE void *hak_tiny_alloc_fast(size_t size) {
+/* Pops a cached block, or NULL when the list is empty (then hak_tiny_refill). */
+HAK_INLINE void *hak_tiny_pop(size_t size) {
     unsigned cls = hak_tiny_size_to_class(size);
     hak_tiny_cache *t = &hak_tiny_tls;
     void *p = t->head[cls];
     if (hak_likely(p != NULL)) {
         t->head[cls] = *(void **)p;
-        t->count[cls]--;
-        return p;
+        t->room[cls]++;
     }
-    return hak_tiny_refill(size);
+    return p;
+}
+
+HAK_INLINE void *hak_tiny_alloc_fast(size_t size) {
+    void *p = hak_tiny_pop(size);
+    return hak_likely(p != NULL) ? p : hak_tiny_refill(size);
 }
 
 HAK_INLINE void hak_tiny_free_fast(void *p, void *slab) {
@@ -51,7 +62,7 @@ HAK_INLINE void hak_tiny_free_fast(void *p, void *slab) {
         unsigned cls = s->class_idx;
         *(void **)p = t->head[cls];
         t->head[cls] = p;
-        if (hak_unlikely(++t->count[cls] > hak_tiny_limit[cls]))
+        if (hak_unlikely(--t->room[cls] < 0))
             hak_tiny_flush(cls);
         return;
     }
