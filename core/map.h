@@ -34,7 +34,8 @@ HAK_INLINE void *hak_map_slab_lookup(const void *p) {
     void **leaf = __atomic_load_n(&hak_map_top[top], __ATOMIC_ACQUIRE);
     if (hak_unlikely(!leaf))
         return NULL;
-    return leaf[(a >> HAK_MAP_GRANULE_SHIFT) & (HAK_MAP_LEAF_COUNT - 1)];
+    /* The leaf index is bits 16..31: a 32-bit shift of the low half does it. */
+    return leaf[(uint32_t)a >> HAK_MAP_GRANULE_SHIFT];
 }
 
 /* Registers owner for every granule of [start, start + size) (start granule-aligned).

@@ -12,7 +12,7 @@
       "print the counters to stderr at exit")                                                \
     X(FOREIGN_FREE, "core.foreign_free", ENUM, "abort", "abort|ignore", 0, 0, 1,              \
       "HAKMEM_CORE_FOREIGN_FREE", NULL,                                                       \
-      "hak_free/hak_realloc of a pointer hakmem does not own: report it, then abort or ignore")\
+      "after reporting a misuse (foreign pointer, double free, pointer into a block): abort or ignore")\
     X(LARGE_POLICY, "large.policy", POLICY, "malloc", NULL, 0, 0, 1, "HAKMEM_LARGE_POLICY",   \
       NULL, "policy of the large slot: malloc, mmap, or any registered policy name")          \
     X(LARGE_FORCE_MMAP, "large.force_mmap", BOOL, "0", NULL, 0, 1, 1,                         \
@@ -27,6 +27,6 @@
       "HAKMEM_TINY_CACHE_BYTES", NULL,                                                        \
       "most bytes a thread keeps per size class in its free list (tls_sll) before flushing")  \
     X(TINY_CHECKS, "tiny.checks", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_TINY_CHECKS", NULL,       \
-      "detect frees of pointers into the middle of a tiny block")
+      "report double frees and frees of pointers into the middle of a tiny block")
 
 #endif

@@ -37,12 +37,22 @@ void hak_report(const char *fmt, ...) {
     errno = saved;
 }
 
-void hak_report_misuse(const char *what, const void *p) {
-    HAK_COUNT(foreign_free);
+void hak_misuse(const char *fmt, ...) {
+    HAK_COUNT(misuse);
     int abort_after = hak_option(HAK_OPT_FOREIGN_FREE) == 0;
-    hak_report("%s(%p): pointer not owned by hakmem (freed twice, pointer into a block, or "
-               "memory from another allocator); core.foreign_free=%s", what, p,
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    hak_report("%s; core.foreign_free=%s", msg,
                abort_after ? "abort: aborting" : "ignore: ignoring it");
     if (abort_after)
         abort();
+}
+
+void hak_report_misuse(const char *what, const void *p) {
+    HAK_COUNT(foreign_free);
+    hak_misuse("%s(%p): pointer not owned by hakmem (freed twice, pointer into a block, or "
+               "memory from another allocator)", what, p);
 }

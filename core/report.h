@@ -11,5 +11,7 @@ void hak_write_all(int fd, const char *buf, size_t len);
 /* A misuse of the API (foreign pointer, double free, interior pointer): reports it, counts
  * it, then aborts or returns per core.foreign_free. */
 void hak_report_misuse(const char *what, const void *p);
+/* Same for a misuse described by the caller: "hakmem: <message>; core.foreign_free=..." */
+void hak_misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

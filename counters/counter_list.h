@@ -14,6 +14,8 @@
     X(os_mapped_bytes, 0, "bytes mapped from the OS")                                        \
     X(os_unmapped_bytes, 0, "bytes unmapped")                                                \
     X(foreign_free, 0, "frees of pointers hakmem does not own")                              \
+    X(misuse, 0, "misuses reported: foreign pointer, double free, interior pointer")          \
+    X(tiny_check_suspect, 0, "tiny frees that failed a fast check and were examined")         \
     X(large_alloc_malloc, 0, "large blocks served by the malloc backend")                    \
     X(large_alloc_mmap, 0, "large blocks served by the mmap backend")                        \
     X(large_free, 0, "large blocks freed")                                                   \
@@ -33,6 +35,10 @@
     X(slab_release, 0, "empty slabs returned to the provider")                               \
     X(tiny_heap_adopt, 0, "thread heaps adopted from exited threads")                        \
     X(tiny_refill, 1, "tiny refills (tls_sll empty)")                                        \
+    X(tiny_refill_disabled, 1, "refill early return: tiny.enabled=0 or size above tiny")     \
+    X(tiny_refill_no_heap, 1, "refill early return: no thread heap (out of memory)")         \
+    X(tiny_refill_no_slab, 1, "refill early return: no slab (out of memory)")                \
+    X(tiny_refill_adopt, 1, "refill stage 4: slab adopted from an exited thread's heap")     \
     X(tiny_refill_local, 1, "refill stage 1: slab local free list")                          \
     X(tiny_refill_remote, 1, "refill stage 2: slab remote-free queue")                       \
     X(tiny_refill_carve, 1, "refill stage 3: carved fresh blocks")                           \

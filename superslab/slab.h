@@ -27,8 +27,8 @@ typedef struct hak_slab {
     void *local_free;          /* blocks returned to the slab */
     char *start;               /* first block (the slab's first byte) */
     struct hak_tiny_heap *owner; /* fixed while the slab is handed out; heaps live forever */
+    uint64_t div_mul;          /* offset % block_size == 0 <=> offset * div_mul < div_mul */
     uint32_t block_size;
-    uint32_t block_recip;      /* ceil(2^32 / block_size): offset -> index without a divide */
     uint16_t class_idx;
     uint16_t capacity;         /* blocks in the slab */
     uint16_t carved;           /* blocks carved so far (bump) */

@@ -1,6 +1,8 @@
 /* Tiny free slow paths: flushing a thread list that grew past its limit, and frees of
  * blocks that belong to another thread's slab. */
 #include "core/map.h"
+#include "core/options.h"
+#include "core/report.h"
 #include "counters/counters.h"
 #include "tiny/heap.h"
 
@@ -28,8 +30,13 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
 /* One atomic push onto the slab's MPSC queue. The push that finds the queue empty also
  * sets the queued flag (same CAS) and puts the slab on its owner's ready stack, so the
  * owner finds it even when the slab is full and on no list. */
-HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s) {
+HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
+    if (check && ((uintptr_t *)p)[1] == hak_tiny_key) {
+        hak_tiny_free_suspect(p, s);
+        return;
+    }
     HAK_COUNT_HOT(tiny_free_ss_remote);
+    ((uintptr_t *)p)[1] = hak_tiny_key;
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
     do {
         *(void **)p = (void *)(old & ~(uintptr_t)1);
@@ -43,4 +50,46 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s) {
         s->ready_next = top;
     } while (!atomic_compare_exchange_weak_explicit(&h->ready, &top, s, memory_order_release,
                                                     memory_order_relaxed));
+}
+
+static int list_contains(void *list, const void *p, size_t max) {
+    for (size_t i = 0; list && i < max; i++, list = *(void **)list)
+        if (list == p)
+            return 1;
+    return 0;
+}
+
+/* p failed a fast check: it is not a block start, or it carries the free-block key. */
+HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
+    HAK_COUNT(tiny_check_suspect);
+    unsigned cls = s->class_idx;
+    if (!hak_option(HAK_OPT_TINY_CHECKS)) {
+        hak_tiny_push(p, s, 0);
+        return;
+    }
+    size_t off = (size_t)((char *)p - s->start);
+    if (off % s->block_size != 0 || off / s->block_size >= s->capacity) {
+        hak_misuse("free(%p): pointer into the middle of a %u-byte block (block starts at %p)",
+                   p, s->block_size, (void *)(s->start + off / s->block_size * s->block_size));
+        return;
+    }
+    if (off / s->block_size >= s->carved) {
+        hak_misuse("free(%p): pointer to a %u-byte block that was never allocated", p,
+                   s->block_size);
+        return;
+    }
+    /* Carries the key: free already, unless the program stored that value there. The owner
+     * looks where a free block can be (its list, the slab's local list and remote queue:
+     * only the owner drains that queue, so walking it is safe). Another thread cannot walk
+     * those; for it the 64-bit random key alone is the evidence. */
+    hak_tiny_cache *t = &hak_tiny_tls;
+    size_t cap = (size_t)s->capacity + 1;
+    if (s->owner != t->heap ||
+        list_contains(t->head[cls], p, hak_tiny_limit[cls] + 2) ||
+        list_contains(s->local_free, p, cap) ||
+        list_contains((void *)(atomic_load(&s->remote_free) & ~(uintptr_t)1), p, cap)) {
+        hak_misuse("free(%p): double free of a %u-byte block", p, s->block_size);
+        return;
+    }
+    hak_tiny_push(p, s, 0); /* the program's own data looked like the key */
 }

@@ -52,6 +52,7 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
         return NULL;
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++)
         t->room[c] = (int32_t)hak_tiny_limit[c]; /* the lists are empty at attach */
+    t->key = hak_tiny_key;
     t->heap = h;
     /* Set after t->heap: pthread_setspecific may allocate (keys >= 32), and that
      * allocation must find a heap. */

@@ -100,18 +100,21 @@ static int refill_class(hak_tiny_cache *t, unsigned cls) {
 
 HAK_NOINLINE void *hak_tiny_refill(size_t size) {
     hak_init_ensure();
-    if (hak_unlikely(!hak_option(HAK_OPT_TINY_ENABLED) || size > HAK_TINY_MAX_SIZE))
+    if (hak_unlikely(!hak_option(HAK_OPT_TINY_ENABLED) || size > HAK_TINY_MAX_SIZE)) {
+        HAK_COUNT_HOT(tiny_refill_disabled);
         return NULL;
+    }
     hak_tiny_cache *t = &hak_tiny_tls;
-    if (hak_unlikely(!t->heap) && !hak_tiny_heap_attach(t))
-        return NULL;
-    unsigned cls = hak_tiny_size_to_class(size);
-    if (!t->head[cls] && !refill_class(t, cls)) {
+    if (hak_unlikely(!t->heap) && !hak_tiny_heap_attach(t)) {
+        HAK_COUNT_HOT(tiny_refill_no_heap);
         errno = ENOMEM;
         return NULL;
     }
-    void *p = t->head[cls];
-    t->head[cls] = *(void **)p;
-    t->room[cls]++;
-    return p;
+    unsigned cls = hak_tiny_size_to_class(size);
+    if (!t->head[cls] && !refill_class(t, cls)) {
+        HAK_COUNT_HOT(tiny_refill_no_slab);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hak_tiny_pop(size);
 }

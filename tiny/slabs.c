@@ -11,7 +11,7 @@ void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
     s->owner = h;
     s->class_idx = (uint16_t)cls;
     s->block_size = bs;
-    s->block_recip = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
+    s->div_mul = UINT64_MAX / bs + 1; /* Lemire et al.: divisibility by one multiply */
     s->capacity = (uint16_t)(HAK_SLAB_SIZE / bs);
 }
 

@@ -13,6 +13,16 @@ _Static_assert(HAK_TINY_MAX_SIZE == HAK_SMALL_MAX, "tiny serves every small requ
 
 HAK_TLS hak_tiny_cache hak_tiny_tls;
 uint32_t hak_tiny_limit[HAK_TINY_CLASSES];
+uintptr_t hak_tiny_key;
+
+/* A key no program computes by accident: mixed from an address (ASLR) and the clock. */
+static uintptr_t make_key(void) {
+    uint64_t x = (uint64_t)(uintptr_t)&hak_tiny_key ^ __builtin_ia32_rdtsc();
+    x ^= x >> 31;
+    x *= 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    return (uintptr_t)(x | 1);
+}
 
 void *hak_tiny_alloc(size_t size) {
     return hak_tiny_alloc_fast(size);
@@ -55,6 +65,8 @@ size_t hak_tiny_thread_cached(void) {
 
 static void tiny_init(void) {
     hak_tiny_classes_init();
+    hak_tiny_key = make_key();
+
     uint64_t bytes = (uint64_t)hak_option(HAK_OPT_TINY_CACHE_BYTES);
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
         uint64_t n = bytes / hak_tiny_class_size[c];

@@ -5,7 +5,17 @@
  *   alloc hit: size -> class (one table load), pop from the thread's list. No lock, no
  *              atomic, no indirect call, no counter.
  *   free by the owner: push on the thread's list; past the class limit, flush half back.
- *   free by another thread: one atomic push on the slab's remote queue (tiny/free.c). */
+ *   free by another thread: one atomic push on the slab's remote queue (tiny/free.c).
+ *
+ * Misuse checks on every free, before anything is written (about 8 instructions):
+ *   - interior pointer: the offset in the 64 KiB-aligned slab must be a multiple of the
+ *     block size, tested with one multiply (n % d == 0 <=> n * M <= M - 1 mod 2^64 with
+ *     M = 2^64 / d rounded up, Lemire et al.);
+ *   - double free: a free block carries hak_tiny_key in its second word (set on free,
+ *     cleared on allocation), the way glibc's tcache does; a block that already carries it
+ *     is looked for in the lists it could be on before it is reported.
+ * A suspect goes to hak_tiny_free_suspect, which confirms, reports and applies
+ * core.foreign_free; tiny.checks=0 turns the reports off. */
 #ifndef HAKMEM_TINY_TINY_H
 #define HAKMEM_TINY_TINY_H
 
@@ -24,10 +34,13 @@ typedef struct hak_tiny_cache {
      * free path test the limit without loading it. Set when the heap attaches. */
     int32_t room[HAK_TINY_CLASSES];
     struct hak_tiny_heap *heap;        /* owner of this thread's slabs; NULL until first use */
+    uintptr_t key;                     /* hak_tiny_key, set when the heap attaches */
 } hak_tiny_cache;
 
 extern HAK_TLS hak_tiny_cache hak_tiny_tls;
 extern uint32_t hak_tiny_limit[HAK_TINY_CLASSES]; /* flush when a list grows past this */
+
+extern uintptr_t hak_tiny_key; /* marks free blocks (second word); copied to each cache */
 
 static inline uint32_t hak_tiny_cached(const hak_tiny_cache *t, unsigned cls) {
     return (uint32_t)((int32_t)hak_tiny_limit[cls] - t->room[cls]);
@@ -36,7 +49,8 @@ static inline uint32_t hak_tiny_cached(const hak_tiny_cache *t, unsigned cls) {
 /* Slow paths (tiny/refill.c, tiny/free.c). */
 void *hak_tiny_refill(size_t size);                /* NULL: tiny cannot serve it */
 void  hak_tiny_flush(unsigned cls);                /* list over its limit */
-void  hak_tiny_free_remote(void *p, hak_slab *s);  /* another thread's slab */
+void  hak_tiny_free_remote(void *p, hak_slab *s, int check); /* another thread's slab */
+void  hak_tiny_free_suspect(void *p, hak_slab *s); /* failed a misuse check */
 
 /* Pops a cached block, or NULL when the list is empty (then hak_tiny_refill). */
 HAK_INLINE void *hak_tiny_pop(size_t size) {
@@ -45,6 +59,7 @@ HAK_INLINE void *hak_tiny_pop(size_t size) {
     void *p = t->head[cls];
     if (hak_likely(p != NULL)) {
         t->head[cls] = *(void **)p;
+        ((uintptr_t *)p)[1] = 0; /* no longer free: drop the double-free key */
         t->room[cls]++;
     }
     return p;
@@ -55,18 +70,38 @@ HAK_INLINE void *hak_tiny_alloc_fast(size_t size) {
     return hak_likely(p != NULL) ? p : hak_tiny_refill(size);
 }
 
-HAK_INLINE void hak_tiny_free_fast(void *p, void *slab) {
-    hak_slab *s = (hak_slab *)slab;
+/* Pushes a block start on the owner's list or the slab's remote queue. With check set, a
+ * block that already carries the free key goes to hak_tiny_free_suspect instead (the
+ * remote path checks it there too). */
+HAK_INLINE void hak_tiny_push(void *p, hak_slab *s, int check) {
     hak_tiny_cache *t = &hak_tiny_tls;
     if (hak_likely(s->owner == t->heap)) {
         unsigned cls = s->class_idx;
+        uintptr_t key = t->key;
+        if (hak_unlikely(check && ((uintptr_t *)p)[1] == key)) {
+            hak_tiny_free_suspect(p, s);
+            return;
+        }
+        ((uintptr_t *)p)[1] = key;
         *(void **)p = t->head[cls];
         t->head[cls] = p;
         if (hak_unlikely(--t->room[cls] < 0))
             hak_tiny_flush(cls);
         return;
     }
-    hak_tiny_free_remote(p, s);
+    hak_tiny_free_remote(p, s, check);
+}
+
+HAK_INLINE void hak_tiny_free_fast(void *p, void *slab) {
+    hak_slab *s = (hak_slab *)slab;
+    /* Slabs are 64 KiB-aligned: the offset is the low bits. Only a block start (hence a
+     * multiple of 16 below 64 KiB) may be read or written. */
+    uint64_t off = (uintptr_t)p & (HAK_SLAB_SIZE - 1);
+    if (hak_unlikely(off * s->div_mul >= s->div_mul)) {
+        hak_tiny_free_suspect(p, s);
+        return;
+    }
+    hak_tiny_push(p, s, 1);
 }
 
 /* Out-of-line entry points for core (weak references in core/components.h). */
