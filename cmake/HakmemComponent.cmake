@@ -23,7 +23,7 @@ function(hakmem_add_component name)
     target_link_libraries(${target} PUBLIC hakmem_${dep})
   endforeach()
   target_link_libraries(${target} PUBLIC ${ARG_LIBS})
-  if(NOT name STREQUAL "core")
+  if(NOT name MATCHES "^(core|counters)$") # core uses both directly
     target_link_options(${target} INTERFACE "LINKER:-u,hak_component_${name}")
   endif()
   list(TRANSFORM ARG_SOURCES PREPEND "${CMAKE_CURRENT_SOURCE_DIR}/")

@@ -25,14 +25,13 @@ get_property(_hak_components GLOBAL PROPERTY HAKMEM_COMPONENTS)
 # A static archive must come before the archives it needs on the link line; pkg-config has no
 # dependency graph, so hakmem.pc lists them in an order computed from the targets' links
 # (dependents first). A cycle is a bug of the design (docs/ARCHITECTURE.md): stop here.
-set(_hak_deps_of_all "")
-foreach(c IN LISTS _hak_components)
-  get_target_property(_links hakmem_${c} LINK_LIBRARIES)
-  set(_hak_deps_${c} "")
-  foreach(l IN LISTS _links)
-    foreach(d IN LISTS _hak_components)
-      if(l STREQUAL "hakmem_${d}" OR l STREQUAL "hakmem::${d}")
-        list(APPEND _hak_deps_${c} ${d})
+foreach(_hak_c IN LISTS _hak_components)
+  get_target_property(_hak_links hakmem_${_hak_c} LINK_LIBRARIES)
+  set(_hak_deps_${_hak_c} "")
+  foreach(_hak_l IN LISTS _hak_links)
+    foreach(_hak_d IN LISTS _hak_components)
+      if(_hak_l STREQUAL "hakmem_${_hak_d}" OR _hak_l STREQUAL "hakmem::${_hak_d}")
+        list(APPEND _hak_deps_${_hak_c} ${_hak_d})
       endif()
     endforeach()
   endforeach()
@@ -40,21 +39,21 @@ endforeach()
 set(_hak_bottom_up "")
 set(_hak_left ${_hak_components})
 while(_hak_left)
-  set(_progress FALSE)
-  foreach(c IN LISTS _hak_left)
-    set(_ready TRUE)
-    foreach(d IN LISTS _hak_deps_${c})
-      if(NOT d IN_LIST _hak_bottom_up)
-        set(_ready FALSE)
+  set(_hak_progress FALSE)
+  foreach(_hak_c IN LISTS _hak_left)
+    set(_hak_ready TRUE)
+    foreach(_hak_d IN LISTS _hak_deps_${_hak_c})
+      if(NOT _hak_d IN_LIST _hak_bottom_up)
+        set(_hak_ready FALSE)
       endif()
     endforeach()
-    if(_ready)
-      list(APPEND _hak_bottom_up ${c})
-      list(REMOVE_ITEM _hak_left ${c})
-      set(_progress TRUE)
+    if(_hak_ready)
+      list(APPEND _hak_bottom_up ${_hak_c})
+      list(REMOVE_ITEM _hak_left ${_hak_c})
+      set(_hak_progress TRUE)
     endif()
   endforeach()
-  if(NOT _progress)
+  if(NOT _hak_progress)
     message(FATAL_ERROR "hakmem: the component libraries depend on each other in a cycle "
                         "among: ${_hak_left}")
   endif()
@@ -64,13 +63,14 @@ list(REVERSE HAKMEM_LINK_ORDER) # dependents first, core and counters last
 
 # ---- CMake package ------------------------------------------------------------------------
 set(_hak_targets "")
-foreach(c IN LISTS _hak_components)
-  list(APPEND _hak_targets hakmem_${c})
+foreach(_hak_c IN LISTS _hak_components)
+  list(APPEND _hak_targets hakmem_${_hak_c})
 endforeach()
 list(APPEND _hak_targets hakmem_all hakmem)
 
 # Names that find_package(hakmem COMPONENTS ...) accepts.
 set(HAKMEM_PACKAGE_COMPONENTS ${_hak_components} hakmem shared)
+list(JOIN HAKMEM_PACKAGE_COMPONENTS ", hakmem::" HAKMEM_TARGET_LIST)
 
 set(_hak_pkg_dir "${PROJECT_BINARY_DIR}/hakmem-package")
 write_basic_package_version_file("${PROJECT_BINARY_DIR}/hakmemConfigVersion.cmake"
@@ -93,29 +93,48 @@ export(TARGETS ${_hak_targets} NAMESPACE hakmem::
 # ---- pkg-config ---------------------------------------------------------------------------
 # The prefix is only known at install time (cmake --install --prefix <dir>), so the .pc files
 # are configured twice: now for everything else, at install time for the prefix line.
-foreach(dir LIBDIR INCLUDEDIR)
-  if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")
-    set(HAKMEM_PC_${dir} "${CMAKE_INSTALL_${dir}}")
+foreach(_hak_dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_hak_dir}}")
+    set(HAKMEM_PC_${_hak_dir} "${CMAKE_INSTALL_${_hak_dir}}")
   else()
-    set(HAKMEM_PC_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
+    set(HAKMEM_PC_${_hak_dir} "\${prefix}/${CMAKE_INSTALL_${_hak_dir}}")
   endif()
 endforeach()
-set(HAKMEM_PC_STATIC_LIBS "")
-foreach(c IN LISTS HAKMEM_LINK_ORDER)
-  if(NOT c STREQUAL "core") # core is always pulled in by the API calls themselves
-    string(APPEND HAKMEM_PC_STATIC_LIBS " -Wl,-u,hak_component_${c}")
-  endif()
-endforeach()
-foreach(c IN LISTS HAKMEM_LINK_ORDER)
-  string(APPEND HAKMEM_PC_STATIC_LIBS " -lhakmem_${c}")
-endforeach()
-string(STRIP "${HAKMEM_PC_STATIC_LIBS}" HAKMEM_PC_STATIC_LIBS)
-set(HAKMEM_PC_SYSTEM_LIBS "-lpthread")
-foreach(l IN LISTS CMAKE_DL_LIBS)
-  string(APPEND HAKMEM_PC_SYSTEM_LIBS " -l${l}")
+set(_hak_pc_system_libs "-lpthread")
+foreach(_hak_l IN LISTS CMAKE_DL_LIBS)
+  string(APPEND _hak_pc_system_libs " -l${_hak_l}")
 endforeach()
 set(HAKMEM_PC_PREFIX "@HAKMEM_PC_PREFIX@") # left for the install step
+
+# hakmem.pc: every static component. "-u hak_component_<name>" pulls each component's archive
+# member in (core refers to the components only weakly). The archives need pthread and dl
+# whether or not the user asks pkg-config for --static, so they are in Libs.
+set(HAKMEM_PC_NAME "hakmem")
+set(HAKMEM_PC_DESCRIPTION "${PROJECT_DESCRIPTION}: every static component library")
+set(HAKMEM_PC_LIBS "")
+foreach(_hak_c IN LISTS HAKMEM_LINK_ORDER) # the same -u options as the CMake targets carry
+  get_target_property(_hak_opts hakmem_${_hak_c} INTERFACE_LINK_OPTIONS)
+  foreach(_hak_o IN LISTS _hak_opts)
+    if(_hak_o MATCHES "^LINKER:-u,([A-Za-z0-9_]+)$")
+      string(APPEND HAKMEM_PC_LIBS "-Wl,-u,${CMAKE_MATCH_1} ")
+    endif()
+  endforeach()
+endforeach()
+foreach(_hak_c IN LISTS HAKMEM_LINK_ORDER)
+  string(APPEND HAKMEM_PC_LIBS "-lhakmem_${_hak_c} ")
+endforeach()
+string(APPEND HAKMEM_PC_LIBS "${_hak_pc_system_libs}")
+set(HAKMEM_PC_LIBS_PRIVATE "")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/hakmem.pc.in" "${_hak_pkg_dir}/hakmem.pc.in" @ONLY)
+
+# hakmem-shared.pc: libhakmem.so. Linking it replaces the malloc family of the whole program.
+set(HAKMEM_PC_NAME "hakmem-shared")
+set(HAKMEM_PC_DESCRIPTION
+    "${PROJECT_DESCRIPTION}: libhakmem.so, every component plus the malloc-family override")
+set(HAKMEM_PC_LIBS "-lhakmem")
+set(HAKMEM_PC_LIBS_PRIVATE "${_hak_pc_system_libs}")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/hakmem.pc.in" "${_hak_pkg_dir}/hakmem-shared.pc.in"
+  @ONLY)
 
 if(NOT HAKMEM_INSTALL)
   return()
@@ -138,16 +157,14 @@ install(EXPORT hakmemTargets
 install(FILES "${_hak_pkg_dir}/hakmemConfig.cmake" "${PROJECT_BINARY_DIR}/hakmemConfigVersion.cmake"
   DESTINATION "${HAKMEM_INSTALL_CMAKEDIR}" COMPONENT Development)
 
-# hakmem.pc.in holds both files; the install step fills in the prefix it installs to.
+# The .pc files name the prefix they are installed to (cmake --install --prefix may differ
+# from CMAKE_INSTALL_PREFIX at configure time); the install step writes it in.
 install(CODE "
-  file(READ \"${_hak_pkg_dir}/hakmem.pc.in\" _hak_pc)
-  string(REPLACE \"@HAKMEM_PC_PREFIX@\" \"\${CMAKE_INSTALL_PREFIX}\" _hak_pc \"\${_hak_pc}\")
-  string(FIND \"\${_hak_pc}\" \"#---- hakmem-shared.pc\" _hak_cut)
-  string(SUBSTRING \"\${_hak_pc}\" 0 \${_hak_cut} _hak_static)
-  string(SUBSTRING \"\${_hak_pc}\" \${_hak_cut} -1 _hak_shared)
-  string(REGEX REPLACE \"^#---- hakmem-shared.pc[^\\n]*\\n\" \"\" _hak_shared \"\${_hak_shared}\")
-  file(WRITE \"${_hak_pkg_dir}/install/hakmem.pc\" \"\${_hak_static}\")
-  file(WRITE \"${_hak_pkg_dir}/install/hakmem-shared.pc\" \"\${_hak_shared}\")
+  foreach(_hak_pc hakmem hakmem-shared)
+    file(READ \"${_hak_pkg_dir}/\${_hak_pc}.pc.in\" _hak_text)
+    string(REPLACE \"@HAKMEM_PC_PREFIX@\" \"\${CMAKE_INSTALL_PREFIX}\" _hak_text \"\${_hak_text}\")
+    file(WRITE \"${_hak_pkg_dir}/install/\${_hak_pc}.pc\" \"\${_hak_text}\")
+  endforeach()
 " COMPONENT Development)
 install(FILES "${_hak_pkg_dir}/install/hakmem.pc" "${_hak_pkg_dir}/install/hakmem-shared.pc"
   DESTINATION "${HAKMEM_INSTALL_PKGCONFIGDIR}" COMPONENT Development)

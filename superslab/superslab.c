@@ -4,8 +4,11 @@
  *     ss = p & ~(2 MiB - 1), slab = &ss->slabs[(p >> 16) & 31].
  * A released slab stays dirty (its pages resident) so that the next acquire reuses it
  * without page faults; once more than DIRTY_MAX slabs are dirty, all of them are given back
- * with MADV_FREE. A SuperSlab whose 31 slabs are all free is unmapped, except one kept in
- * reserve so a thread that frees and allocates in a loop does not map and unmap each time. */
+ * with MADV_FREE (one call per run of adjacent slabs). A SuperSlab whose 31 slabs are all
+ * free is given back with MADV_FREE and kept, up to SS_RESERVE of them, so a program that
+ * frees everything and allocates again neither maps nor faults (pages freed lazily are
+ * reused without a fault unless the kernel needed them meanwhile); beyond that it is
+ * unmapped. */
 #include <errno.h>
 #include <string.h>
 
@@ -18,7 +21,7 @@
 
 #define SS_MAGIC      0x5355504552534c42ull /* "SUPERSLB" */
 #define SS_ALL_FREE   (~(uint32_t)1)        /* slabs 1..31 */
-#define SS_RESERVE    1                     /* fully empty SuperSlabs kept mapped */
+#define SS_RESERVE    64                    /* fully empty SuperSlabs kept (128 MiB) */
 #define DIRTY_MAX     64                    /* free slabs with resident pages (4 MiB) */
 
 typedef struct hak_superslab {
@@ -112,15 +115,23 @@ hak_slab *hak_superslab_acquire(void) {
 
 /* Gives every dirty slab back to the OS. Under the lock: a slab must not be handed out
  * between the decision and the madvise (its new owner's data would be dropped). */
-static void purge_dirty_locked(void) {
-    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next) {
-        while (ss->dirty_mask) {
-            unsigned i = (unsigned)__builtin_ctz(ss->dirty_mask);
-            ss->dirty_mask &= ~(1u << i);
-            ss_dirty--;
-            hak_os_reclaim((char *)ss + ((size_t)i << HAK_SLAB_SHIFT), HAK_SLAB_SIZE, 0);
-        }
+static void purge_superslab_locked(hak_superslab *ss) {
+    uint32_t m = ss->dirty_mask;
+    ss_dirty -= (size_t)__builtin_popcount(m);
+    ss->dirty_mask = 0;
+    while (m) {
+        unsigned first = (unsigned)__builtin_ctz(m);
+        unsigned run = (unsigned)__builtin_ctz(~(m >> first)); /* adjacent dirty slabs */
+        hak_os_reclaim((char *)ss + ((size_t)first << HAK_SLAB_SHIFT),
+                       (size_t)run << HAK_SLAB_SHIFT, 0);
+        m &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
     }
+}
+
+static void purge_dirty_locked(void) {
+    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next)
+        if (ss->dirty_mask)
+            purge_superslab_locked(ss);
 }
 
 void hak_superslab_release(hak_slab *s) {
@@ -144,6 +155,7 @@ void hak_superslab_release(hak_slab *s) {
             unmap = ss;
         } else {
             ss_empty++;
+            purge_superslab_locked(ss);
         }
     }
     if (ss_dirty > DIRTY_MAX)

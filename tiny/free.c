@@ -41,15 +41,13 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
     do {
         *(void **)p = (void *)(old & ~(uintptr_t)1);
     } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old, (uintptr_t)p | 1,
-                                                    memory_order_release, memory_order_relaxed));
+                                                    memory_order_acq_rel, memory_order_relaxed));
     if (old != 0)
         return; /* already queued */
-    hak_tiny_heap *h = s->owner;
-    hak_slab *top = atomic_load_explicit(&h->ready, memory_order_relaxed);
-    do {
-        s->ready_next = top;
-    } while (!atomic_compare_exchange_weak_explicit(&h->ready, &top, s, memory_order_release,
-                                                    memory_order_relaxed));
+    hak_tiny_heap *h = s->owner; /* read after our CAS: sees an adopter's store (acq_rel) */
+    hak_tiny_ready_push(h, s);
+    if (hak_unlikely(atomic_load_explicit(&h->abandoned, memory_order_relaxed)))
+        hak_tiny_adopt_abandoned(h);
 }
 
 static int list_contains(void *list, const void *p, size_t max) {

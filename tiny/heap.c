@@ -42,7 +42,7 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
     if (h) {
         abandoned = h->next_abandoned;
         h->next_abandoned = NULL;
-        h->abandoned = 0;
+        atomic_store(&h->abandoned, 0);
         HAK_COUNT(tiny_heap_adopt);
     } else {
         h = heap_new_locked();
@@ -92,10 +92,53 @@ static void heap_abandon(void *arg) {
     hak_tiny_release_empty(h);
     t->heap = NULL;
     hak_lock_acquire(&heaps_lock);
-    h->abandoned = 1;
+    atomic_store(&h->abandoned, 1);
     h->next_abandoned = abandoned;
     abandoned = h;
     hak_lock_release(&heaps_lock);
+}
+
+/* With the heaps lock held, an abandoned heap has no other user: we act as its owner. */
+static void tidy_abandoned_locked(hak_tiny_heap *a) {
+    hak_tiny_process_ready(a);
+    hak_tiny_release_empty(a);
+}
+
+#define ADOPT_SCAN 8 /* abandoned heaps looked at per attempt */
+
+/* Takes slab s from abandoned heap a for heap h. Setting the queued flag (CAS 0 -> 1) makes
+ * every later cross-thread free skip the notification, so nobody reads the owner while it
+ * changes; then s goes on h's ready stack, which is what the flag means, and h drains and
+ * clears it like any queued slab. A slab already queued on a is left to a. */
+static int take_slab(hak_tiny_heap *a, hak_tiny_heap *h, hak_slab *s) {
+    uintptr_t expected = 0;
+    if (!atomic_compare_exchange_strong(&s->remote_free, &expected, 1))
+        return 0;
+    hak_tiny_partial_remove(a, s);
+    s->owner = h;
+    hak_tiny_ready_push(h, s);
+    HAK_COUNT_HOT(tiny_refill_adopt);
+    return 1;
+}
+
+hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls) {
+    if (!__atomic_load_n(&abandoned, __ATOMIC_RELAXED)) /* a hint; checked under the lock */
+        return NULL;
+    hak_slab *found = NULL;
+    hak_lock_acquire(&heaps_lock);
+    unsigned scanned = 0;
+    for (hak_tiny_heap *a = abandoned; a && !found && scanned < ADOPT_SCAN; a = a->next_abandoned) {
+        scanned++;
+        tidy_abandoned_locked(a);
+        for (hak_slab *s = a->cls[cls].partial; s; s = s->next) {
+            if (take_slab(a, h, s)) {
+                found = s;
+                break;
+            }
+        }
+    }
+    hak_lock_release(&heaps_lock);
+    return found;
 }
 
 void hak_tiny_heaps_init(void) {
@@ -129,4 +172,27 @@ void hak_tiny_heaps_fork_child(void) {
         h->next_abandoned = abandoned;
         abandoned = h;
     }
+}
+
+/* A live thread freed a block of an abandoned heap: it takes over every slab of that heap
+ * (its later frees to them are owner frees, and it reuses their free blocks), rather than
+ * waiting for a new thread to adopt the heap. */
+void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
+    hak_tiny_cache *t = &hak_tiny_tls;
+    hak_tiny_heap *h = t->heap ? t->heap : hak_tiny_heap_attach(t);
+    hak_lock_acquire(&heaps_lock);
+    if (atomic_load(&a->abandoned) && h && h != a) {
+        tidy_abandoned_locked(a);
+        for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
+            hak_slab *s = a->cls[c].partial;
+            while (s) {
+                hak_slab *next = s->next;
+                take_slab(a, h, s);
+                s = next;
+            }
+        }
+    } else if (atomic_load(&a->abandoned)) {
+        tidy_abandoned_locked(a);
+    }
+    hak_lock_release(&heaps_lock);
 }

@@ -25,7 +25,7 @@ typedef struct hak_tiny_heap {
     unsigned empty_count;
     struct hak_tiny_heap *next_all;
     struct hak_tiny_heap *next_abandoned;
-    int abandoned;
+    atomic_int abandoned; /* its thread exited; changed under the heaps lock */
 } hak_tiny_heap;
 
 hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
@@ -34,6 +34,8 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
 void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls);
 int  hak_tiny_drain_remote(hak_slab *s);
 void hak_tiny_process_ready(hak_tiny_heap *h);
+/* Puts a slab whose queued flag the caller set on h's ready stack (any thread). */
+void hak_tiny_ready_push(hak_tiny_heap *h, hak_slab *s);
 void hak_tiny_return_block(hak_tiny_heap *h, hak_slab *s, void *p);
 void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s);
 void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s);
@@ -43,6 +45,12 @@ void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s);
 hak_slab *hak_tiny_slab_get(hak_tiny_heap *h, unsigned cls);
 /* Gives the empty reserve back to the provider (thread exit). */
 void hak_tiny_release_empty(hak_tiny_heap *h);
+
+/* A cross-thread free queued a slab on an abandoned heap: the freeing thread takes over
+ * that heap's slabs, so memory comes back even when no new thread adopts the heap. */
+void hak_tiny_adopt_abandoned(hak_tiny_heap *a);
+/* Refill stage 4b: a partial slab of class cls taken over from an abandoned heap. */
+hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls);
 
 void hak_tiny_heaps_init(void);
 void hak_tiny_heaps_fork_prepare(void);

@@ -90,9 +90,12 @@ static int refill_class(hak_tiny_cache *t, unsigned cls) {
             HAK_COUNT_HOT(tiny_refill_other_slab);
             continue;
         }
-        s = hak_tiny_slab_get(h, cls);
-        if (!s)
-            return 0;
+        s = hak_tiny_adopt_slab(h, cls);
+        if (!s) {
+            s = hak_tiny_slab_get(h, cls);
+            if (!s)
+                return 0;
+        }
         cs->current = s;
         HAK_COUNT_HOT(tiny_refill_new_slab);
     }

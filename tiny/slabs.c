@@ -106,6 +106,14 @@ void hak_tiny_release_empty(hak_tiny_heap *h) {
     }
 }
 
+void hak_tiny_ready_push(hak_tiny_heap *h, hak_slab *s) {
+    hak_slab *top = atomic_load_explicit(&h->ready, memory_order_relaxed);
+    do {
+        s->ready_next = top;
+    } while (!atomic_compare_exchange_weak_explicit(&h->ready, &top, s, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
 /* Takes every slab that received cross-thread frees since the last call. */
 void hak_tiny_process_ready(hak_tiny_heap *h) {
     hak_slab *s = atomic_exchange_explicit(&h->ready, NULL, memory_order_acquire);

@@ -39,7 +39,9 @@ size_t hak_usable_size(const void *ptr);                      /* 0 for NULL or f
  * (large.policy -> HAKMEM_LARGE_POLICY). */
 int hak_config_set(const char *key, const char *value); /* 0 ok; -1 with errno ENOENT (unknown
                                                            key), EINVAL (bad value) or EPERM
-                                                           (not changeable at run time) */
+                                                           (not changeable at run time) or
+                                                           ENOTSUP (large.policy without the
+                                                           policy room linked) */
 int hak_config_get(const char *key, char *buf, size_t len); /* 0 ok; -1 with errno ENOENT or
                                                                ERANGE (buf too small) */
 
