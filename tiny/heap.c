@@ -84,9 +84,11 @@ static void heap_abandon(void *arg) {
         if (!cur)
             continue;
         h->cls[c].current = NULL;
-        if (cur->used == 0)
+        /* Decide before retiring: a retired slab may be unmapped or owned by another
+         * thread the moment it is released. */
+        if (cur->used == 0 && atomic_load(&cur->remote_free) == 0)
             hak_tiny_slab_retire_if_empty(h, cur);
-        if (cur->used != 0 || atomic_load(&cur->remote_free) != 0)
+        else
             hak_tiny_partial_push(h, cur);
     }
     hak_tiny_release_empty(h);
