@@ -45,6 +45,7 @@ void  *hak_large_alloc(size_t size, size_t alignment, uintptr_t site, int zero) 
 void   hak_large_free(hak_map_block *b) HAK_WEAK;
 size_t hak_large_usable_size(const hak_map_block *b) HAK_WEAK;
 void  *hak_large_realloc(hak_map_block *b, size_t size, uintptr_t site) HAK_WEAK;
+void   hak_large_flush(void) HAK_WEAK;
 
 /* policy (public API, include/hakmem/hakmem.h) */
 extern __typeof__(hak_policy_select) hak_policy_select HAK_WEAK;

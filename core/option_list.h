@@ -3,7 +3,8 @@
  * Read by the config API (hak_config_*), the environment (env, then env_alias) and the docs
  * generator (tools/gen_options_doc.sh prints docs/OPTIONS.md from `hakmem-config`).
  * type: BOOL, INT, SIZE (accepts K/M/G suffixes), ENUM (choices "a|b"), POLICY (a name the
- * policy registry knows). min/max bound INT and SIZE. */
+ * policy registry knows), ACTION (setting it to 1 does something now; reads as 0; no
+ * environment variable). min/max bound INT and SIZE. */
 #ifndef HAKMEM_CORE_OPTION_LIST_H
 #define HAKMEM_CORE_OPTION_LIST_H
 
@@ -18,6 +19,8 @@
     X(LARGE_FORCE_MMAP, "large.force_mmap", BOOL, "0", NULL, 0, 1, 1,                         \
       "HAKMEM_LARGE_FORCE_MMAP", "HAKO_HAKMEM_LARGE_MMAP",                                    \
       "kill switch: every large block comes from the mmap backend, whatever the policy")     \
+    X(LARGE_FLUSH, "large.flush", ACTION, "0", NULL, 0, 1, 1, NULL, NULL,                      \
+      "action: give every cached large mapping (BigCache, batch) back to the OS now")         \
     X(TINY_ENABLED, "tiny.enabled", BOOL, "1", NULL, 0, 1, 0, "HAKMEM_TINY_ENABLED", NULL,    \
       "serve small requests from tiny (0 sends every request to the large path)")            \
     X(TINY_USE_SUPERSLAB, "tiny.use_superslab", BOOL, "1", NULL, 0, 1, 0,                     \

@@ -13,7 +13,7 @@
 #include "core/report.h"
 #include "hakmem/hakmem.h"
 
-enum opt_type { T_BOOL, T_INT, T_SIZE, T_ENUM, T_POLICY };
+enum opt_type { T_BOOL, T_INT, T_SIZE, T_ENUM, T_POLICY, T_ACTION };
 
 typedef struct option_def {
     const char *key;
@@ -39,7 +39,7 @@ _Atomic int64_t hak_option_values[HAK_OPT_COUNT];
 static char pending_policy[32];
 
 static const char *type_label(enum opt_type t) {
-    static const char *const names[] = {"bool", "int", "size", "enum", "string"};
+    static const char *const names[] = {"bool", "int", "size", "enum", "string", "action"};
     return names[t];
 }
 
@@ -130,7 +130,8 @@ static int valid_policy_name(const char *s) {
 static int parse_value(int i, const char *value, int64_t *out) {
     const option_def *d = &defs[i];
     switch (d->type) {
-    case T_BOOL: return parse_bool(value, out);
+    case T_BOOL:
+    case T_ACTION: return parse_bool(value, out);
     case T_ENUM: return parse_enum(d->choices, value, out);
     case T_INT:
     case T_SIZE: {
@@ -157,6 +158,7 @@ static void expected_text(int i, char *buf, size_t len) {
                  (long long)d->min, (long long)d->max);
         break;
     case T_POLICY: snprintf(buf, len, "a registered policy name"); break;
+    case T_ACTION: snprintf(buf, len, "1"); break;
     }
 }
 
@@ -166,6 +168,8 @@ void hak_options_load_env(void) {
         int64_t v = 0;
         if (d->type != T_POLICY && parse_value(i, d->def, &v) == 0)
             atomic_store(&hak_option_values[i], v);
+        if (!d->env)
+            continue; /* actions are not read from the environment */
         const char *name = d->env;
         const char *value = getenv(d->env);
         if (!value && d->env_alias) {
@@ -204,6 +208,11 @@ void hak_options_apply_deferred(void) {
     /* The kill switch wins over any policy choice. */
     if (hak_option(HAK_OPT_LARGE_FORCE_MMAP))
         hak_policy_select(HAK_SLOT_LARGE, "mmap");
+}
+
+static void run_action(int i) {
+    if (i == HAK_OPT_LARGE_FLUSH && HAK_HAS(large))
+        hak_large_flush();
 }
 
 HAK_API int hak_config_set(const char *key, const char *value) {
@@ -245,6 +254,11 @@ HAK_API int hak_config_set(const char *key, const char *value) {
         errno = EINVAL;
         return -1;
     }
+    if (d->type == T_ACTION) {
+        if (v)
+            run_action(i);
+        return 0;
+    }
     atomic_store(&hak_option_values[i], v);
     if (i == HAK_OPT_LARGE_FORCE_MMAP && v && hak_policy_select)
         hak_policy_select(HAK_SLOT_LARGE, "mmap");
@@ -258,7 +272,8 @@ static int format_value(int i, char *buf, size_t len) {
     switch (d->type) {
     case T_BOOL:
     case T_INT:
-    case T_SIZE: n = snprintf(buf, len, "%lld", (long long)v); break;
+    case T_SIZE:
+    case T_ACTION: n = snprintf(buf, len, "%lld", (long long)v); break;
     case T_ENUM: {
         const char *c = d->choices;
         for (int64_t k = 0; k < v && c; k++) {
@@ -328,7 +343,8 @@ HAK_API void hak_config_print(int fd) {
         const option_def *d = &defs[i];
         char line[512];
         int n = snprintf(line, sizeof line, "%-22s = %-8s # %s (%s, default %s, env %s%s%s, %s)\n",
-                         d->key, value, d->help, type_label(d->type), d->def, d->env,
+                         d->key, value, d->help, type_label(d->type), d->def,
+                         d->env ? d->env : "none",
                          d->env_alias ? " or " : "", d->env_alias ? d->env_alias : "",
                          d->runtime ? "run time" : "start-up only");
         if (n > 0)

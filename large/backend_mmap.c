@@ -1,18 +1,38 @@
-/* The mmap backend: one anonymous mapping per block, header at the start of the user
- * pointer's page. (BigCache and batched reclaim sit in front of munmap; see issue 4.) */
+/* The mmap backend: one anonymous mapping per block, header 64 bytes before the user
+ * pointer. Freed mappings are not unmapped:
+ *   free:  mapping of 1 MiB or more -> BigCache (same site and size class get it back);
+ *          otherwise, or when BigCache refuses -> the batch (reclaimed lazily, kept mapped);
+ *          only when both refuse -> munmap. (The original hakmem unmapped right after
+ *          adding to the batch; tests/large holds that a freed range stays mapped.)
+ *   alloc: BigCache hit -> batch range that fits -> a new mapping.
+ * Requests aligned beyond a page always get a fresh mapping (cached ranges are only
+ * page-aligned). */
 #include <errno.h>
 #include <string.h>
 
+#include "batch/batch.h"
+#include "bigcache/bigcache.h"
 #include "core/os.h"
 #include "counters/counters.h"
 #include "large/large.h"
+
+#define BIGCACHE_MIN ((size_t)1 << 20)
 
 static size_t header_offset(size_t alignment) {
     return alignment > HAK_LARGE_HDR_SIZE ? alignment : HAK_LARGE_HDR_SIZE;
 }
 
+/* A cached or batched range of at least total bytes, or NULL. */
+static char *reuse(size_t total, uintptr_t site, size_t *got) {
+    char *base = NULL;
+    if (total >= BIGCACHE_MIN)
+        base = hak_bigcache_get(total, site, got);
+    if (!base)
+        base = hak_batch_take(total, got);
+    return base;
+}
+
 void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int zero) {
-    (void)zero; /* fresh mappings are zero-filled by the kernel */
     size_t page = hak_os_page_size();
     size_t off = header_offset(alignment);
     if (size > (size_t)PTRDIFF_MAX - off - page) {
@@ -20,16 +40,31 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
         return NULL;
     }
     size_t total = HAK_ALIGN_UP(size + off, page);
-    char *base = hak_os_map_aligned(total, alignment > page ? alignment : page);
-    if (!base)
-        return NULL;
+    size_t got = total;
+    char *base = alignment <= page ? reuse(total, site, &got) : NULL;
+    if (base) {
+        /* Old contents (MADV_FREE keeps them until the kernel needs the pages). */
+        if (zero)
+            memset(base + off, 0, size);
+    } else {
+        base = hak_os_map_aligned(total, alignment > page ? alignment : page);
+        if (!base)
+            return NULL;
+        got = total; /* fresh mappings read as zero */
+    }
     HAK_COUNT(large_alloc_mmap);
-    hak_large_hdr_init(base + off, base, total, HAK_BACKEND_MMAP, site);
+    hak_large_hdr_init(base + off, base, got, HAK_BACKEND_MMAP, site);
     return base + off;
 }
 
 void hak_large_mmap_free(hak_large_hdr *h) {
-    hak_os_unmap(h->base, h->total);
+    char *base = h->base;
+    size_t total = h->total;
+    if (total >= BIGCACHE_MIN && hak_bigcache_put(base, total, h->site) == 0)
+        return;
+    if (hak_batch_add(base, total) == 0)
+        return;
+    hak_os_unmap(base, total);
 }
 
 void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
@@ -44,6 +79,8 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
     char *old_base = h->base;
     size_t old_total = h->total;
     hak_map_block_remove((void *)h->node.key);
+    /* Grows in place when the pages after the mapping are free, else moves the pages
+     * (no copy); shrinking gives the tail back. */
     char *base = hak_os_remap(old_base, old_total, total);
     if (!base) {
         hak_map_block_insert(&h->node);
@@ -52,4 +89,9 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
     }
     hak_large_hdr_init(base + off, base, total, HAK_BACKEND_MMAP, site);
     return base + off;
+}
+
+void hak_large_flush(void) {
+    hak_bigcache_clear();
+    hak_batch_flush();
 }

@@ -55,6 +55,10 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size);
 void hak_large_hdr_init(char *user, char *base, size_t total, hak_large_backend backend,
                         uintptr_t site);
 
+/* Gives back every cached and batched range now (BigCache to the batch, batch flush):
+ * what hak_config_set("large.flush", "1") does. */
+void hak_large_flush(void);
+
 /* The built-in policies of the large slot, registered at init. */
 void hak_large_register_policies(void);
 

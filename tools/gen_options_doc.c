@@ -37,7 +37,10 @@ int main(void) {
             cell(o.choices);
             fputs(")", stdout);
         }
-        printf(" | `%s` | `%s`", o.default_value, o.env);
+        if (o.env)
+            printf(" | `%s` | `%s`", o.default_value, o.env);
+        else
+            printf(" | `%s` | none", o.default_value);
         if (o.env_alias)
             printf(", `%s`", o.env_alias);
         printf(" | %s | ", o.runtime ? "run time" : "start-up");

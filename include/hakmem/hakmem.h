@@ -47,9 +47,9 @@ int hak_config_get(const char *key, char *buf, size_t len); /* 0 ok; -1 with err
 
 typedef struct hak_option_info {
     const char *key;           /* "large.policy" */
-    const char *type;          /* "bool", "size", "int", "enum", "string" */
+    const char *type;          /* "bool", "size", "int", "enum", "string", "action" */
     const char *default_value; /* as text */
-    const char *env;           /* main environment variable */
+    const char *env;           /* main environment variable, NULL for actions */
     const char *env_alias;     /* an original hakmem name, or NULL */
     int runtime;               /* 1 if hak_config_set may change it after start-up */
     const char *choices;       /* for enums: "a|b|c", else NULL */
