@@ -21,6 +21,24 @@
       "kill switch: every large block comes from the mmap backend, whatever the policy")     \
     X(LARGE_FLUSH, "large.flush", ACTION, "0", NULL, 0, 1, 1, NULL, NULL,                      \
       "action: give every cached large mapping (BigCache, batch) back to the OS now")         \
+    X(ELO_EPOCH_ALLOCS, "elo.epoch_allocs", INT, "64", NULL, 16, 100000000, 0,                 \
+      "HAKMEM_ELO_EPOCH_ALLOCS", NULL, "elo policy: large allocations per epoch (one arm each)")\
+    X(ELO_EPOCH_MS, "elo.epoch_ms", INT, "0", NULL, 0, 3600000, 0, "HAKMEM_ELO_EPOCH_MS", NULL,  \
+      "elo policy: also close an epoch after this many milliseconds (0: by count only)")     \
+    X(ELO_K, "elo.k", INT, "32", NULL, 1, 400, 0, "HAKMEM_ELO_K", NULL,                        \
+      "elo policy: K factor of the rating update")                                           \
+    X(ELO_EPSILON, "elo.epsilon_pm", INT, "100", NULL, 0, 1000, 0, "HAKMEM_ELO_EPSILON_PM",    \
+      NULL, "elo policy: exploration rate, per mille (100 = 0.1)")                            \
+    X(ELO_SURVIVORS, "elo.survivors", INT, "6", NULL, 1, 24, 0, "HAKMEM_ELO_SURVIVORS", NULL,  \
+      "elo policy: arms kept once losing arms drop out (M)")                                  \
+    X(ELO_SEED, "elo.seed", INT, "1", NULL, 0, INT64_MAX, 0, "HAKMEM_ELO_SEED", NULL,          \
+      "elo policy: seed of the exploration choices (same seed, same choices)")               \
+    X(ELO_W_CPU, "elo.w_cpu", INT, "40", NULL, 0, 100, 0, "HAKMEM_ELO_W_CPU", NULL,            \
+      "elo policy: weight of CPU time per allocation in an epoch's cost")                    \
+    X(ELO_W_FAULTS, "elo.w_faults", INT, "30", NULL, 0, 100, 0, "HAKMEM_ELO_W_FAULTS", NULL,   \
+      "elo policy: weight of page faults per allocation in an epoch's cost")                 \
+    X(ELO_W_MEM, "elo.w_mem", INT, "30", NULL, 0, 100, 0, "HAKMEM_ELO_W_MEM", NULL,            \
+      "elo policy: weight of memory held (RSS) in an epoch's cost")                          \
     X(TINY_ENABLED, "tiny.enabled", BOOL, "1", NULL, 0, 1, 0, "HAKMEM_TINY_ENABLED", NULL,    \
       "serve small requests from tiny (0 sends every request to the large path)")            \
     X(TINY_USE_SUPERSLAB, "tiny.use_superslab", BOOL, "1", NULL, 0, 1, 0,                     \

@@ -7,6 +7,7 @@
 #include "core/components.h"
 #include "core/lock.h"
 #include "counters/counters.h"
+#include "policy/elo.h"
 #include "policy/policy.h"
 
 #define MAX_POLICIES 32
@@ -103,11 +104,17 @@ HAK_API size_t hak_policy_list(hak_slot slot, const char **names, size_t max) {
     return found;
 }
 
+static void policy_init(void) {
+    hak_elo_policy_register();
+}
+
 static void policy_fork_child(void) {
     hak_lock_reset(&register_lock);
+    hak_elo_fork_child();
 }
 
 const hak_component hak_component_policy = {
     .name = "policy",
+    .init = policy_init,
     .fork_child = policy_fork_child,
 };

@@ -106,6 +106,22 @@ const char *hak_policy_current(hak_slot slot);
 /* Fills up to max names of the slot's registered policies; returns how many there are. */
 size_t      hak_policy_list(hak_slot slot, const char **names, size_t max);
 
+/* ---- the ELO-armed large policy ("elo") -----------------------------------------------
+ * 24 arms: backend {malloc, mmap} for requests at or above one of 12 thresholds (512 KiB to
+ * 32 MiB), the other backend below. Empty until large.policy=elo was first selected. */
+typedef struct hak_elo_arm_info {
+    unsigned arm;
+    size_t threshold;
+    const char *backend; /* "malloc" or "mmap": serves requests >= threshold */
+    double rating;
+    unsigned wins, losses, draws, samples; /* samples: epochs run */
+    int active;          /* 0 once dropped out */
+    int current;         /* the arm running now */
+} hak_elo_arm_info;
+
+/* Fills up to max arms (in arm order); returns how many there are (0 before first use). */
+size_t hak_elo_leaderboard(hak_elo_arm_info *out, size_t max);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,128 @@
+/* ELO engine: ratings, matches between consecutive epochs, epsilon-greedy choice, and the
+ * dropping of arms that keep losing. Deterministic for a given seed. */
+#include "policy/elo.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MIN_THRESHOLD ((size_t)512 << 10)
+#define MAX_THRESHOLD ((size_t)32 << 20)
+
+double hak_elo_expected(double ra, double rb) {
+    return 1.0 / (1.0 + pow(10.0, (rb - ra) / 400.0));
+}
+
+double hak_elo_update(double rating, double k, double score, double expected) {
+    return rating + k * (score - expected);
+}
+
+static uint64_t next_random(hak_elo_state *s) {
+    /* splitmix64: good enough for exploration, and reproducible */
+    uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void hak_elo_init(hak_elo_state *s, const hak_elo_params *p) {
+    memset(s, 0, sizeof *s);
+    s->p = *p;
+    if (s->p.survivors == 0)
+        s->p.survivors = 1;
+    s->rng = p->seed;
+    /* 12 thresholds from 512 KiB to 32 MiB, each about 1.46 times the last (64^(1/11)). */
+    for (unsigned t = 0; t < HAK_ELO_THRESHOLDS; t++) {
+        double f = (double)t / (HAK_ELO_THRESHOLDS - 1);
+        double v = (double)MIN_THRESHOLD * pow((double)MAX_THRESHOLD / MIN_THRESHOLD, f);
+        size_t threshold = (size_t)v & ~(size_t)4095; /* whole pages */
+        for (unsigned b = 0; b < 2; b++) {
+            hak_elo_arm *a = &s->arms[2 * t + b];
+            a->threshold = threshold;
+            a->backend = b ? HAK_BACKEND_MMAP : HAK_BACKEND_MALLOC;
+            a->rating = HAK_ELO_INITIAL;
+            a->active = 1;
+        }
+    }
+    s->active = HAK_ELO_ARMS;
+    s->opponent = -1;
+    /* Start with a random arm: nothing is known yet. */
+    s->current = (unsigned)(next_random(s) % HAK_ELO_ARMS);
+}
+
+unsigned hak_elo_leader(const hak_elo_state *s) {
+    unsigned best = HAK_ELO_ARMS;
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+        if (s->arms[i].active && (best == HAK_ELO_ARMS || s->arms[i].rating > s->arms[best].rating))
+            best = i;
+    return best == HAK_ELO_ARMS ? 0 : best;
+}
+
+static void play(hak_elo_state *s, unsigned a, unsigned b) {
+    hak_elo_arm *A = &s->arms[a], *B = &s->arms[b];
+    double ca = A->last_cost, cb = B->last_cost;
+    double scale = ca > cb ? ca : cb;
+    double score; /* A's result */
+    if (scale <= 0 || fabs(ca - cb) <= s->p.draw_margin * scale) {
+        score = 0.5;
+        A->draws++, B->draws++;
+    } else if (ca < cb) {
+        score = 1.0;
+        A->wins++, B->losses++;
+    } else {
+        score = 0.0;
+        A->losses++, B->wins++;
+    }
+    double ea = hak_elo_expected(A->rating, B->rating);
+    double eb = 1.0 - ea;
+    A->rating = hak_elo_update(A->rating, s->p.k, score, ea);
+    B->rating = hak_elo_update(B->rating, s->p.k, 1.0 - score, eb);
+}
+
+/* Drops the worst-rated arm that has played enough, while more than M are active. */
+static void drop_loser(hak_elo_state *s) {
+    if (s->active <= s->p.survivors)
+        return;
+    unsigned worst = HAK_ELO_ARMS;
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
+        hak_elo_arm *a = &s->arms[i];
+        if (!a->active || a->samples < s->p.min_games)
+            continue;
+        if (worst == HAK_ELO_ARMS || a->rating < s->arms[worst].rating)
+            worst = i;
+    }
+    if (worst == HAK_ELO_ARMS || s->arms[worst].rating >= HAK_ELO_INITIAL)
+        return; /* nobody has lost enough yet */
+    s->arms[worst].active = 0;
+    s->active--;
+}
+
+static unsigned pick_next(hak_elo_state *s) {
+    if (next_random(s) % 1000 < s->p.epsilon_pm) {
+        unsigned k = (unsigned)(next_random(s) % s->active);
+        for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+            if (s->arms[i].active && k-- == 0)
+                return i;
+    }
+    /* Exploit, but first give every active arm one game: a rating needs a match. */
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+        if (s->arms[i].active && s->arms[i].samples == 0)
+            return i;
+    return hak_elo_leader(s);
+}
+
+unsigned hak_elo_close_epoch(hak_elo_state *s, double cost) {
+    hak_elo_arm *cur = &s->arms[s->current];
+    cur->last_cost = cost;
+    cur->samples++;
+    s->epochs++;
+    /* A match against the last other arm that ran (the leader, exploited epoch after
+     * epoch, keeps being measured against the latest challenger). */
+    if (s->opponent >= 0 && s->arms[s->opponent].active)
+        play(s, s->current, (unsigned)s->opponent);
+    drop_loser(s);
+    unsigned next = pick_next(s);
+    if (next != s->current)
+        s->opponent = (int)s->current;
+    s->current = next;
+    return next;
+}

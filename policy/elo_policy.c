@@ -1,0 +1,225 @@
+/* The live ELO policy (large.policy=elo): runs one arm per epoch, measures it, lets the
+ * engine (policy/elo.c) score it and pick the next.
+ *
+ * Per large allocation it costs one relaxed load (the current route) and one compare, plus
+ * a thread-local tick; every TICK allocations a thread adds them to the epoch count (one
+ * atomic add), and the thread that completes an epoch closes it under a trylock, so an
+ * allocation never waits for the policy. (The original hakmem chose per allocation and
+ * paid 100-200 ns each time.)
+ *
+ * An epoch's cost: w_cpu * CPU-ns per allocation + w_faults * page faults per allocation
+ * + w_mem * RSS, each divided by its running mean over all epochs so that the units and the
+ * epoch lengths cancel out. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/compiler.h"
+#include "core/lock.h"
+#include "core/options.h"
+#include "counters/counters.h"
+#include "policy/elo.h"
+
+#define TICK 8
+
+static hak_elo_state engine;
+static hak_lock engine_lock = HAK_LOCK_INIT;
+static int engine_ready;
+/* The current arm as one word: threshold | (backend == mmap), read on every allocation. */
+static _Atomic uint64_t route;
+static atomic_uint epoch_allocs;
+static HAK_TLS unsigned tick;
+
+typedef struct sample {
+    double cpu_ns, faults, rss;
+} sample;
+static sample epoch_start;
+static double mean_cpu, mean_faults, mean_rss;
+static uint64_t epoch_start_ms;
+
+static uint64_t pack(const hak_elo_arm *a) {
+    return (uint64_t)a->threshold | (a->backend == HAK_BACKEND_MMAP);
+}
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* RSS in bytes from /proc/self/statm, read without stdio (no allocation). */
+static double read_rss(void) {
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    unsigned long long size = 0, resident = 0;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+static sample measure(void) {
+    sample s;
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    s.cpu_ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    getrusage(RUSAGE_SELF, &ru);
+    s.faults = (double)ru.ru_minflt + (double)ru.ru_majflt;
+    s.rss = read_rss();
+    return s;
+}
+
+static double normalised(double x, double *mean, unsigned n) {
+    *mean = n == 0 ? x : *mean + (x - *mean) / (double)(n + 1);
+    return *mean > 0 ? x / *mean : 0;
+}
+
+static void ensure_engine_locked(void) {
+    if (engine_ready)
+        return;
+    hak_elo_params p = {
+        .k = (double)hak_option(HAK_OPT_ELO_K),
+        .epsilon_pm = (unsigned)hak_option(HAK_OPT_ELO_EPSILON),
+        .survivors = (unsigned)hak_option(HAK_OPT_ELO_SURVIVORS),
+        .min_games = 2,
+        .draw_margin = 0.02,
+        .seed = (uint64_t)hak_option(HAK_OPT_ELO_SEED),
+    };
+    hak_elo_init(&engine, &p);
+    atomic_store(&route, pack(&engine.arms[engine.current]));
+    epoch_start = measure();
+    epoch_start_ms = now_ms();
+    engine_ready = 1;
+}
+
+static void close_epoch_locked(unsigned allocs) {
+    sample now = measure();
+    double n = allocs ? (double)allocs : 1;
+    unsigned e = engine.epochs;
+    double cpu = normalised((now.cpu_ns - epoch_start.cpu_ns) / n, &mean_cpu, e);
+    double flt = normalised((now.faults - epoch_start.faults) / n, &mean_faults, e);
+    double mem = normalised(now.rss, &mean_rss, e);
+    double cost = (double)hak_option(HAK_OPT_ELO_W_CPU) * cpu +
+                  (double)hak_option(HAK_OPT_ELO_W_FAULTS) * flt +
+                  (double)hak_option(HAK_OPT_ELO_W_MEM) * mem;
+    unsigned next = hak_elo_close_epoch(&engine, cost);
+    atomic_store_explicit(&route, pack(&engine.arms[next]), memory_order_release);
+    epoch_start = measure();
+    epoch_start_ms = now_ms();
+}
+
+static HAK_NOINLINE void elo_tick(void) {
+    tick = 0;
+    unsigned n = atomic_fetch_add_explicit(&epoch_allocs, TICK, memory_order_relaxed) + TICK;
+    unsigned len = (unsigned)hak_option(HAK_OPT_ELO_EPOCH_ALLOCS);
+    int64_t ms = hak_option(HAK_OPT_ELO_EPOCH_MS);
+    int due = n >= len || (ms > 0 && now_ms() - epoch_start_ms >= (uint64_t)ms);
+    if (!due || !hak_lock_try(&engine_lock))
+        return; /* someone else is closing it: never wait */
+    unsigned allocs = atomic_exchange(&epoch_allocs, 0);
+    close_epoch_locked(allocs);
+    hak_lock_release(&engine_lock);
+}
+
+static hak_large_backend elo_choose(void *ctx, size_t size, size_t alignment, uintptr_t site) {
+    (void)ctx, (void)alignment, (void)site;
+    uint64_t r = atomic_load_explicit(&route, memory_order_relaxed);
+    if (hak_unlikely(++tick >= TICK))
+        elo_tick();
+    hak_large_backend above = (r & 1) ? HAK_BACKEND_MMAP : HAK_BACKEND_MALLOC;
+    if (size >= (size_t)(r & ~(uint64_t)1))
+        return above;
+    return above == HAK_BACKEND_MMAP ? HAK_BACKEND_MALLOC : HAK_BACKEND_MMAP;
+}
+
+static void elo_on_select(void *ctx) {
+    (void)ctx;
+    hak_lock_acquire(&engine_lock);
+    ensure_engine_locked();
+    atomic_store(&epoch_allocs, 0);
+    epoch_start = measure();
+    epoch_start_ms = now_ms();
+    hak_lock_release(&engine_lock);
+}
+
+static const char *backend_name(hak_large_backend b) {
+    return b == HAK_BACKEND_MMAP ? "mmap" : "malloc";
+}
+
+HAK_API size_t hak_elo_leaderboard(hak_elo_arm_info *out, size_t max) {
+    hak_lock_acquire(&engine_lock);
+    size_t n = 0;
+    if (engine_ready) {
+        for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
+            if (n < max && out) {
+                const hak_elo_arm *a = &engine.arms[i];
+                hak_elo_arm_info *o = &out[n];
+                o->arm = i;
+                o->threshold = a->threshold;
+                o->backend = backend_name(a->backend);
+                o->rating = a->rating;
+                o->wins = a->wins;
+                o->losses = a->losses;
+                o->draws = a->draws;
+                o->samples = a->samples;
+                o->active = a->active;
+                o->current = engine.current == i;
+            }
+            n++;
+        }
+    }
+    hak_lock_release(&engine_lock);
+    return n;
+}
+
+/* HAKMEM_STATS=1: the leaderboard after the counters, best first. */
+static void print_leaderboard(int fd) {
+    hak_elo_arm_info arms[HAK_ELO_ARMS];
+    size_t n = hak_elo_leaderboard(arms, HAK_ELO_ARMS);
+    if (n == 0)
+        return;
+    dprintf(fd, "[hakmem] elo leaderboard (%u epochs): arm threshold backend>= rating W/L/D "
+                "samples status\n", engine.epochs);
+    int used[HAK_ELO_ARMS] = {0};
+    for (size_t k = 0; k < n; k++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!used[i] && (best == n || arms[i].rating > arms[best].rating))
+                best = i;
+        used[best] = 1;
+        const hak_elo_arm_info *a = &arms[best];
+        dprintf(fd, "[hakmem]   %2u %8zu KiB %-6s %7.1f %u/%u/%u %4u %s%s\n", a->arm,
+                a->threshold >> 10, a->backend, a->rating, a->wins, a->losses, a->draws,
+                a->samples, a->active ? "active" : "dropped", a->current ? " (current)" : "");
+    }
+}
+
+static const hak_policy elo_policy = {
+    .name = "elo",
+    .help = "learns online which backend serves which sizes (ELO tournament of 24 arms)",
+    .slot = HAK_SLOT_LARGE,
+    .large_choose = elo_choose,
+    .on_select = elo_on_select,
+};
+
+void hak_elo_policy_register(void) {
+    hak_policy_register(&elo_policy);
+    hak_counters_add_printer(print_leaderboard);
+}
+
+void hak_elo_fork_child(void) {
+    hak_lock_reset(&engine_lock);
+}
