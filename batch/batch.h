@@ -11,7 +11,9 @@
 #include <stddef.h>
 
 /* Takes a mapped range [base, base+size) (page-aligned). 0 when kept; -1 when the batch
- * cannot keep it, and the caller still owns (and should unmap) the range. */
+ * cannot keep it, and the caller still owns (and should unmap) the range: its bookkeeping
+ * is full of ranges it may not drop, the range alone exceeds the cap (cap 0: batch off),
+ * or the range is not page-aligned. */
 int    hak_batch_add(void *base, size_t size);
 /* A kept range of at least size bytes (and not much more: at most twice), for reuse.
  * Returns its base and sets *got to its length, or NULL. Pages of a reclaimed range read

@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 /* Caches the mapping [base, base+size) freed at site. 0 when cached; -1 when refused (too
- * big for the cap, or the cache is off), and the caller still owns the range. */
+ * big for the cap, or the cache is off; rarely, no room could be made because every other
+ * entry was being taken at that moment), and the caller still owns the range. size is the
+ * mapping length; hak_bigcache_get must be asked with the same measure. */
 int   hak_bigcache_put(void *base, size_t size, uintptr_t site);
 /* A mapping cached for this site whose size class matches size. Returns its base and sets
  * *got to its length (>= size), or NULL on a miss. */

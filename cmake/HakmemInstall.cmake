@@ -100,9 +100,14 @@ foreach(_hak_dir LIBDIR INCLUDEDIR)
     set(HAKMEM_PC_${_hak_dir} "\${prefix}/${CMAKE_INSTALL_${_hak_dir}}")
   endif()
 endforeach()
+# System libraries: what the components link (their LIBS), spelled for pkg-config.
+get_property(_hak_all_libs GLOBAL PROPERTY HAKMEM_ALL_LIBS)
 set(_hak_pc_system_libs "-lpthread")
-foreach(_hak_l IN LISTS CMAKE_DL_LIBS)
-  string(APPEND _hak_pc_system_libs " -l${_hak_l}")
+list(REMOVE_DUPLICATES _hak_all_libs)
+foreach(_hak_l IN LISTS _hak_all_libs)
+  if(NOT _hak_l STREQUAL "Threads::Threads" AND NOT TARGET ${_hak_l})
+    string(APPEND _hak_pc_system_libs " -l${_hak_l}")
+  endif()
 endforeach()
 set(HAKMEM_PC_PREFIX "@HAKMEM_PC_PREFIX@") # left for the install step
 

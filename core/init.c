@@ -6,6 +6,7 @@
  * proceeds: everything it needs is set up before such calls are made. */
 #include "core/init.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -19,6 +20,9 @@ atomic_int hak_init_state;
 static HAK_TLS char init_marker;      /* its address identifies a thread */
 static void *_Atomic init_owner;
 static int env_was_missing;
+/* Where HAKMEM_STATS=1 prints at exit: a duplicate of stderr taken at init, because some
+ * programs close stderr before exiting (coreutils' close_stdout does). */
+static int stats_fd = -1;
 
 extern char **environ;
 
@@ -40,23 +44,33 @@ static const hak_component *present_components(const hak_component **out) {
     return out[0];
 }
 
+/* Locks are taken the way the rooms nest them at run time: a room may hold its lock while
+ * it calls a room below it (tiny holds its heaps lock while the provider takes its own), so
+ * prepare goes from the top room down and ends with core's own locks; parent releases in
+ * the reverse order. */
+static int component_count(const hak_component **c) {
+    int n = 0;
+    while (c[n])
+        n++;
+    return n;
+}
+
 static void fork_prepare(void) {
     const hak_component *c[8];
     present_components(c);
-    for (int i = 0; c[i]; i++)
+    for (int i = component_count(c) - 1; i >= 0; i--)
         if (c[i]->fork_prepare)
             c[i]->fork_prepare();
     hak_map_fork_prepare();
+    hak_counters_fork_prepare();
 }
 
 static void fork_parent(void) {
     const hak_component *c[8];
     present_components(c);
+    hak_counters_fork_parent();
     hak_map_fork_parent();
-    int n = 0;
-    while (c[n])
-        n++;
-    for (int i = n - 1; i >= 0; i--)
+    for (int i = 0; c[i]; i++)
         if (c[i]->fork_parent)
             c[i]->fork_parent();
 }
@@ -81,6 +95,8 @@ static void do_init(void) {
         if (c[i]->init)
             c[i]->init();
     hak_options_apply_deferred();
+    if (hak_option(HAK_OPT_STATS))
+        stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     /* Last: pthread_atfork may itself allocate; by now allocation works. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -111,10 +127,12 @@ __attribute__((constructor)) static void hak_constructor(void) {
         env_was_missing = 0;
         hak_options_load_env();
         hak_options_apply_deferred();
+        if (hak_option(HAK_OPT_STATS) && stats_fd < 0)
+            stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     }
 }
 
 __attribute__((destructor)) static void hak_destructor(void) {
     if (hak_option(HAK_OPT_STATS))
-        hak_counters_print(2);
+        hak_counters_print(stats_fd >= 0 ? stats_fd : 2);
 }

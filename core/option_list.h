@@ -39,6 +39,20 @@
       "elo policy: weight of page faults per allocation in an epoch's cost")                 \
     X(ELO_W_MEM, "elo.w_mem", INT, "30", NULL, 0, 100, 0, "HAKMEM_ELO_W_MEM", NULL,            \
       "elo policy: weight of memory held (RSS) in an epoch's cost")                          \
+    X(BATCH_FLUSH_RANGES, "batch.flush_ranges", INT, "64", NULL, 1, 4095, 1,                   \
+      "HAKMEM_BATCH_FLUSH_RANGES", NULL,                                                      \
+      "freed large ranges waiting for madvise that trigger a batch flush")                    \
+    X(BATCH_FLUSH_BYTES, "batch.flush_bytes", SIZE, "64M", NULL, 4096, 1099511627776LL, 1,     \
+      "HAKMEM_BATCH_FLUSH_BYTES", NULL,                                                       \
+      "freed large bytes waiting for madvise that trigger a batch flush")                     \
+    X(BATCH_MAX_BYTES, "batch.max_bytes", SIZE, "1G", NULL, 0, 1099511627776LL, 1,            \
+      "HAKMEM_BATCH_MAX_BYTES", NULL,                                                         \
+      "address space the batch keeps mapped for reuse; above it the coldest is unmapped (0: off)")\
+    X(BATCH_DONTNEED, "batch.dontneed", BOOL, "0", NULL, 0, 1, 1, "HAKMEM_BATCH_DONTNEED",    \
+      NULL, "reclaim with MADV_DONTNEED (RSS drops at once) instead of MADV_FREE")           \
+    X(BIGCACHE_MAX_BYTES, "bigcache.max_bytes", SIZE, "128M", NULL, 0, 1099511627776LL, 1,    \
+      "HAKMEM_BIGCACHE_MAX_BYTES", NULL,                                                      \
+      "hard cap of BigCache: freed large mappings kept per call site and size class (0: off)")\
     X(TINY_ENABLED, "tiny.enabled", BOOL, "1", NULL, 0, 1, 0, "HAKMEM_TINY_ENABLED", NULL,    \
       "serve small requests from tiny (0 sends every request to the large path)")            \
     X(TINY_USE_SUPERSLAB, "tiny.use_superslab", BOOL, "1", NULL, 0, 1, 0,                     \

@@ -70,6 +70,14 @@ void hak_counters_register_thread(void) {
         pthread_setspecific(exit_key, s);
 }
 
+void hak_counters_fork_prepare(void) {
+    hak_lock_acquire(&shards_lock);
+}
+
+void hak_counters_fork_parent(void) {
+    hak_lock_release(&shards_lock);
+}
+
 void hak_counters_atfork_child(void) {
     /* The other threads are gone; their shards are stale copies in our address space.
      * Fold them so the totals stay, and keep only ours in the list. */

@@ -40,7 +40,10 @@ static inline void hak_counter_add(enum hak_counter_id id, uint64_t n) {
 #define HAK_COUNT_HOT(name) ((void)0)
 #endif
 
-/* Fork child: only the calling thread survives; its shard stays, the list lock resets. */
+/* Fork: the shard list lock is held across fork; in the child only the calling thread
+ * survives, its shard stays and the others are folded. */
+void hak_counters_fork_prepare(void);
+void hak_counters_fork_parent(void);
 void hak_counters_atfork_child(void);
 
 /* Extra lines appended to the printout by other rooms (e.g. the ELO leaderboard). */

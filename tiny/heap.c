@@ -108,17 +108,19 @@ static void tidy_abandoned_locked(hak_tiny_heap *a) {
 
 #define ADOPT_SCAN 8 /* abandoned heaps looked at per attempt */
 
-/* Takes slab s from abandoned heap a for heap h. Setting the queued flag (CAS 0 -> 1) makes
- * every later cross-thread free skip the notification, so nobody reads the owner while it
- * changes; then s goes on h's ready stack, which is what the flag means, and h drains and
- * clears it like any queued slab. A slab already queued on a is left to a. */
+/* Takes slab s from abandoned heap a for heap h (the calling thread's). Setting the queued
+ * flag first (CAS 0 -> 1) makes every cross-thread free skip the notification, so nobody
+ * reads the owner while it changes; then the flag is cleared again, taking the blocks that
+ * arrived meanwhile, and from then on frees queue s on h. A slab already queued on a is
+ * left to a. */
 static int take_slab(hak_tiny_heap *a, hak_tiny_heap *h, hak_slab *s) {
     uintptr_t expected = 0;
     if (!atomic_compare_exchange_strong(&s->remote_free, &expected, 1))
         return 0;
     hak_tiny_partial_remove(a, s);
     s->owner = h;
-    hak_tiny_ready_push(h, s);
+    uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
+    hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
     HAK_COUNT_HOT(tiny_refill_adopt);
     return 1;
 }
@@ -189,7 +191,12 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
             hak_slab *s = a->cls[c].partial;
             while (s) {
                 hak_slab *next = s->next;
-                take_slab(a, h, s);
+                if (take_slab(a, h, s)) {
+                    if (s->used == 0)
+                        hak_tiny_slab_retire_if_empty(h, s);
+                    else
+                        hak_tiny_partial_push(h, s);
+                }
                 s = next;
             }
         }

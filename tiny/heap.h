@@ -33,6 +33,8 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
 /* Slab bookkeeping shared by refill, flush and thread exit (tiny/slabs.c). */
 void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls);
 int  hak_tiny_drain_remote(hak_slab *s);
+/* Appends a list taken off the remote queue to the local list (NULL: nothing). */
+void hak_tiny_splice_remote(hak_slab *s, void *list);
 void hak_tiny_process_ready(hak_tiny_heap *h);
 /* Puts a slab whose queued flag the caller set on h's ready stack (any thread). */
 void hak_tiny_ready_push(hak_tiny_heap *h, hak_slab *s);

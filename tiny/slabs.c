@@ -39,7 +39,9 @@ void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s) {
     s->in_partial = 0;
 }
 
-static void splice_remote(hak_slab *s, void *list) {
+void hak_tiny_splice_remote(hak_slab *s, void *list) {
+    if (!list)
+        return;
     unsigned n = 1;
     void *tail = list;
     while (*(void **)tail) {
@@ -60,7 +62,7 @@ int hak_tiny_drain_remote(hak_slab *s) {
             return 0;
     } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old, old & 1,
                                                     memory_order_acquire, memory_order_relaxed));
-    splice_remote(s, (void *)(old & ~(uintptr_t)1));
+    hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
     return 1;
 }
 
@@ -120,8 +122,7 @@ void hak_tiny_process_ready(hak_tiny_heap *h) {
     while (s) {
         hak_slab *next = s->ready_next; /* before the flag clears: a push may requeue s */
         uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
-        if (old & ~(uintptr_t)1)
-            splice_remote(s, (void *)(old & ~(uintptr_t)1));
+        hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
         if (h->cls[s->class_idx].current != s) {
             if (s->used == 0)
                 hak_tiny_slab_retire_if_empty(h, s);

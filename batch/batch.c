@@ -1,0 +1,501 @@
+/* Batch room: deferred reclaim of freed large ranges.
+ *
+ * Why batch at all: munmap of a large block costs a system call, a TLB shootdown on every
+ * CPU the process runs on, and page faults on the next allocation of the same size. Keeping
+ * the range mapped and only handing its pages back with madvise lets the next large
+ * allocation reuse the address range; doing the madvise for many ranges at once (like
+ * jemalloc's purging of dirty extents) keeps the syscall count low when frees come in
+ * bursts.
+ *
+ * A kept range is in one of three states:
+ *   pending    freed, pages still resident (no madvise yet): the best ranges to reuse;
+ *   flushing   taken out of every list by one thread that is calling madvise on it now,
+ *              with the lock dropped; nobody else may touch it;
+ *   reclaimed  madvise done: still mapped, reusable, its pages read zero (MADV_DONTNEED)
+ *              or hold old data until the kernel takes them (MADV_FREE).
+ * Only reclaimed ranges are unmapped, and only when the address space kept exceeds the cap
+ * (batch.max_bytes), oldest reclaimed first: that is the one cold-eviction rule.
+ *
+ * Bookkeeping: a fixed table of HAK_BATCH_SLOTS range descriptors (no malloc, zeroed BSS is
+ * a valid empty state, so nothing needs initialising before the first add). Index 0 means
+ * "none" in every link. Each used slot sits in
+ *   - an order list: pending in add order (flush order), reclaimed in reclaim order (the
+ *     head is the coldest: the eviction victim);
+ *   - a size bin of its state (4 bins per power of two of the page count), so take scans a
+ *     handful of bins instead of every range.
+ *
+ * Locking: one spin lock over all of it. Every critical section is a few list operations;
+ * madvise and munmap run with the lock dropped (flushing ranges are private to their
+ * flusher, victims of eviction are copied out first), so a flush of 64 MiB never blocks the
+ * other threads' large allocations and frees. */
+#include "batch/batch.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "batch/batch_tuning.h"
+#include "core/compiler.h"
+#include "core/components.h"
+#include "core/lock.h"
+#include "core/options.h"
+#include "core/os.h"
+#include "counters/counters.h"
+
+/* ---- options ------------------------------------------------------------------------ */
+
+enum { KNOB_FLUSH_RANGES, KNOB_FLUSH_BYTES, KNOB_MAX_BYTES, KNOB_DONTNEED, KNOB_COUNT };
+
+/* A test override (hak_batch_tune) wins over the option; < 0 means "no override". */
+static _Atomic int64_t knobs[KNOB_COUNT] = {-1, -1, -1, -1};
+
+static int64_t knob(int k, int64_t option_value) {
+    int64_t v = atomic_load_explicit(&knobs[k], memory_order_relaxed);
+    return v >= 0 ? v : option_value;
+}
+
+/* Option batch.flush_ranges (INT, default 64): pending ranges that trigger a flush. */
+static size_t opt_flush_ranges(void) {
+    int64_t v = knob(KNOB_FLUSH_RANGES, hak_option(HAK_OPT_BATCH_FLUSH_RANGES));
+    return v < 1 ? 1 : (size_t)v;
+}
+
+/* Option batch.flush_bytes (SIZE, default 64M): pending bytes that trigger a flush. */
+static size_t opt_flush_bytes(void) {
+    int64_t v = knob(KNOB_FLUSH_BYTES, hak_option(HAK_OPT_BATCH_FLUSH_BYTES));
+    return v < 1 ? 1 : (size_t)v;
+}
+
+/* Option batch.max_bytes (SIZE, default 1G): address space kept; 0 turns the batch off. */
+static size_t opt_max_bytes(void) {
+    return (size_t)knob(KNOB_MAX_BYTES, hak_option(HAK_OPT_BATCH_MAX_BYTES));
+}
+
+/* Option batch.dontneed (BOOL, default 0): MADV_DONTNEED instead of MADV_FREE. */
+static int opt_dontneed(void) {
+    return knob(KNOB_DONTNEED, hak_option(HAK_OPT_BATCH_DONTNEED)) != 0;
+}
+
+void hak_batch_tune(const hak_batch_tuning *t) {
+    int64_t v[KNOB_COUNT] = {-1, -1, -1, -1};
+    if (t) {
+        v[KNOB_FLUSH_RANGES] = t->flush_ranges;
+        v[KNOB_FLUSH_BYTES] = t->flush_bytes;
+        v[KNOB_MAX_BYTES] = t->max_bytes;
+        v[KNOB_DONTNEED] = t->dontneed;
+    }
+    for (int k = 0; k < KNOB_COUNT; k++)
+        atomic_store_explicit(&knobs[k], v[k], memory_order_relaxed);
+}
+
+/* ---- the range table ---------------------------------------------------------------- */
+
+enum { ST_FREE = 0, ST_PENDING, ST_RECLAIMED, ST_FLUSHING };
+enum { BIN_PENDING = 0, BIN_RECLAIMED = 1 };
+
+/* 4 bins per power of two of the page count: page counts up to 2^52 fit in 208 bins. */
+#define NBINS 208
+/* Victims unmapped per round with the lock dropped: bounds the stack, not the work. */
+#define VICTIMS 32
+
+typedef struct range {
+    char *base;
+    size_t len;
+    uint32_t prev, next;         /* order list, free list, or a flusher's private chain */
+    uint32_t bin_prev, bin_next; /* size bin of the state */
+    uint16_t bin;
+    uint8_t state;
+} range;
+
+typedef struct range_list {
+    uint32_t head, tail;
+} range_list;
+
+typedef struct victim {
+    char *base;
+    size_t len;
+} victim;
+
+static hak_lock batch_lock = HAK_LOCK_INIT;
+static range slots[HAK_BATCH_SLOTS]; /* slots[0] is never used: 0 is "none" */
+static uint32_t slots_high;          /* slots 1..slots_high have been handed out once */
+static uint32_t free_slots;          /* head of the free list (through .next) */
+static uint32_t slots_tracked;
+static range_list pending, reclaimed;
+static uint32_t bins[2][NBINS];
+static size_t pending_count;
+static size_t reclaimed_bytes; /* under the lock: what cold eviction can give back */
+/* Written under the lock, read without it by the accessors and take's empty check. */
+static _Atomic size_t kept_bytes, pending_bytes_now;
+
+static void add_kept(size_t delta, int sign) {
+    size_t v = atomic_load_explicit(&kept_bytes, memory_order_relaxed);
+    atomic_store_explicit(&kept_bytes, sign > 0 ? v + delta : v - delta, memory_order_relaxed);
+}
+
+static void add_pending(size_t delta, int sign) {
+    size_t v = atomic_load_explicit(&pending_bytes_now, memory_order_relaxed);
+    atomic_store_explicit(&pending_bytes_now, sign > 0 ? v + delta : v - delta,
+                          memory_order_relaxed);
+}
+
+static uint32_t slot_alloc(void) {
+    uint32_t i = free_slots;
+    if (i) {
+        free_slots = slots[i].next;
+    } else if (slots_high < HAK_BATCH_SLOTS - 1) {
+        i = ++slots_high;
+    } else {
+        return 0;
+    }
+    slots_tracked++;
+    return i;
+}
+
+static void slot_free(uint32_t i) {
+    slots[i].state = ST_FREE;
+    slots[i].base = NULL;
+    slots[i].len = 0;
+    slots[i].next = free_slots;
+    free_slots = i;
+    slots_tracked--;
+}
+
+static void list_push_tail(range_list *l, uint32_t i) {
+    slots[i].next = 0;
+    slots[i].prev = l->tail;
+    if (l->tail)
+        slots[l->tail].next = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+static void list_remove(range_list *l, uint32_t i) {
+    uint32_t p = slots[i].prev, n = slots[i].next;
+    if (p)
+        slots[p].next = n;
+    else
+        l->head = n;
+    if (n)
+        slots[n].prev = p;
+    else
+        l->tail = p;
+    slots[i].prev = slots[i].next = 0;
+}
+
+static unsigned page_shift(void) {
+    return (unsigned)__builtin_ctzl(hak_os_page_size());
+}
+
+/* Monotonic in pages: every length of bin b is smaller than every length of bin b+1, so
+ * take can stop at the first bin holding a fit. */
+static unsigned bin_of_pages(size_t pages) {
+    if (pages < 4)
+        return (unsigned)pages;
+    unsigned lg = 63u - (unsigned)__builtin_clzl(pages);
+    unsigned b = 4 * (lg - 1) + (unsigned)((pages >> (lg - 2)) & 3);
+    return b < NBINS ? b : NBINS - 1;
+}
+
+static void bin_insert(int which, uint32_t i) {
+    range *r = &slots[i];
+    r->bin = (uint16_t)bin_of_pages(r->len >> page_shift());
+    uint32_t *head = &bins[which][r->bin];
+    /* Newest first: among equal fits take returns the most recently freed range, whose
+     * pages (pending) are the likeliest still in the caches. */
+    r->bin_prev = 0;
+    r->bin_next = *head;
+    if (*head)
+        slots[*head].bin_prev = i;
+    *head = i;
+}
+
+static void bin_remove(int which, uint32_t i) {
+    range *r = &slots[i];
+    if (r->bin_prev)
+        slots[r->bin_prev].bin_next = r->bin_next;
+    else
+        bins[which][r->bin] = r->bin_next;
+    if (r->bin_next)
+        slots[r->bin_next].bin_prev = r->bin_prev;
+    r->bin_prev = r->bin_next = 0;
+}
+
+/* Takes a pending or reclaimed range out of every list and frees its slot. */
+static void forget(uint32_t i) {
+    range *r = &slots[i];
+    if (r->state == ST_PENDING) {
+        list_remove(&pending, i);
+        bin_remove(BIN_PENDING, i);
+        pending_count--;
+        add_pending(r->len, -1);
+    } else {
+        list_remove(&reclaimed, i);
+        bin_remove(BIN_RECLAIMED, i);
+        reclaimed_bytes -= r->len;
+    }
+    add_kept(r->len, -1);
+    slot_free(i);
+}
+
+/* The cold-eviction rule: while more than cap bytes are kept, the oldest reclaimed ranges
+ * leave (copied into v for unmapping once the lock is dropped). Returns how many. */
+static size_t evict_over_cap(victim *v, size_t max, size_t cap) {
+    size_t n = 0;
+    while (n < max && atomic_load_explicit(&kept_bytes, memory_order_relaxed) > cap &&
+           reclaimed.head) {
+        uint32_t i = reclaimed.head;
+        v[n].base = slots[i].base;
+        v[n].len = slots[i].len;
+        n++;
+        forget(i);
+    }
+    return n;
+}
+
+static void unmap_victims(const victim *v, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        hak_os_unmap(v[k].base, v[k].len);
+}
+
+/* Best fit among one state's ranges with size <= len <= hi. */
+static uint32_t best_fit(int which, size_t size, size_t hi, unsigned blo, unsigned bhi) {
+    for (unsigned b = blo; b <= bhi; b++) {
+        uint32_t best = 0;
+        size_t best_len = 0;
+        for (uint32_t i = bins[which][b]; i; i = slots[i].bin_next) {
+            size_t len = slots[i].len;
+            if (len < size || len > hi || (best && len >= best_len))
+                continue;
+            best = i;
+            best_len = len;
+            if (len == size)
+                return i;
+        }
+        if (best)
+            return best;
+    }
+    return 0;
+}
+
+/* ---- flush -------------------------------------------------------------------------- */
+
+/* Reclaims every range pending at the time of the call; returns the bytes madvise took.
+ * The pending list is detached whole under the lock, the madvise calls run unlocked (other
+ * threads keep adding and taking; none can see these ranges), then the ranges come back as
+ * reclaimed, youngest at the tail, and the cap is enforced. */
+static size_t flush_pending(void) {
+    hak_lock_acquire(&batch_lock);
+    uint32_t chain = pending.head;
+    if (!chain) {
+        hak_lock_release(&batch_lock);
+        return 0;
+    }
+    for (uint32_t i = chain; i; i = slots[i].next) {
+        bin_remove(BIN_PENDING, i);
+        slots[i].state = ST_FLUSHING;
+    }
+    pending.head = pending.tail = 0;
+    pending_count = 0;
+    atomic_store_explicit(&pending_bytes_now, 0, memory_order_relaxed);
+    hak_lock_release(&batch_lock);
+
+    /* The chain's links belong to this thread alone until the ranges are relisted. */
+    int dontneed = opt_dontneed();
+    size_t done = 0;
+    for (uint32_t i = chain; i; i = slots[i].next)
+        if (hak_os_reclaim(slots[i].base, slots[i].len, dontneed) == 0)
+            done += slots[i].len;
+    HAK_COUNT(batch_flush);
+    HAK_COUNT_ADD(batch_reclaimed_bytes, done);
+
+    /* A range madvise refused is still mapped and still ours: it is kept as reclaimed all
+     * the same (its pages merely stay resident), never lost. */
+    victim v[VICTIMS];
+    hak_lock_acquire(&batch_lock);
+    for (uint32_t i = chain; i;) {
+        uint32_t next = slots[i].next;
+        slots[i].state = ST_RECLAIMED;
+        list_push_tail(&reclaimed, i);
+        bin_insert(BIN_RECLAIMED, i);
+        reclaimed_bytes += slots[i].len;
+        i = next;
+    }
+    for (;;) {
+        size_t n = evict_over_cap(v, VICTIMS, opt_max_bytes());
+        hak_lock_release(&batch_lock);
+        unmap_victims(v, n);
+        if (n < VICTIMS)
+            break;
+        hak_lock_acquire(&batch_lock);
+    }
+    return done;
+}
+
+/* ---- interface ---------------------------------------------------------------------- */
+
+int hak_batch_add(void *base, size_t size) {
+    size_t page = hak_os_page_size();
+    /* madvise needs page-aligned ranges; anything else is not ours to keep. */
+    if (!base || size == 0 || (((uintptr_t)base | size) & (page - 1)))
+        return -1;
+    size_t cap = opt_max_bytes();
+    if (size > cap)
+        return -1; /* the batch is off (cap 0), or this range alone would exceed the cap */
+
+    victim v[VICTIMS];
+    size_t n = 0;
+    hak_lock_acquire(&batch_lock);
+    uint32_t i = slot_alloc();
+    if (!i && reclaimed.head) {
+        /* Table full: the coldest reclaimed range is worth less than this fresh one. */
+        uint32_t cold = reclaimed.head;
+        v[n].base = slots[cold].base;
+        v[n].len = slots[cold].len;
+        n++;
+        forget(cold);
+        i = slot_alloc();
+    }
+    if (!i) {
+        /* Every slot is pending or being flushed: nothing may be dropped, so refuse. */
+        hak_lock_release(&batch_lock);
+        unmap_victims(v, n);
+        return -1;
+    }
+    range *r = &slots[i];
+    r->base = base;
+    r->len = size;
+    r->state = ST_PENDING;
+    list_push_tail(&pending, i);
+    bin_insert(BIN_PENDING, i);
+    pending_count++;
+    add_pending(size, 1);
+    add_kept(size, 1);
+    int flush = pending_count >= opt_flush_ranges() ||
+                atomic_load_explicit(&pending_bytes_now, memory_order_relaxed) >=
+                    opt_flush_bytes();
+    n += evict_over_cap(v + n, VICTIMS - n, cap);
+    /* Still over the cap: the excess is pending, which is never unmapped; reclaiming it
+     * makes it evictable (the flush enforces the cap again). */
+    if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) > cap)
+        flush = 1;
+    hak_lock_release(&batch_lock);
+
+    HAK_COUNT(batch_add);
+    unmap_victims(v, n);
+    if (flush)
+        flush_pending();
+    return 0;
+}
+
+void *hak_batch_take(size_t size, size_t *got) {
+    if (got)
+        *got = 0;
+    if (size == 0 || size > SIZE_MAX / 2)
+        return NULL;
+    /* An empty batch (the common case for a program with few large blocks) costs no lock. */
+    if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) < size)
+        return NULL;
+    unsigned shift = page_shift();
+    size_t hi = 2 * size;
+    size_t lo_pages = (size + ((size_t)1 << shift) - 1) >> shift;
+    size_t hi_pages = hi >> shift;
+    if (hi_pages < lo_pages)
+        return NULL; /* no page multiple lies in [size, 2*size] */
+    unsigned blo = bin_of_pages(lo_pages), bhi = bin_of_pages(hi_pages);
+
+    hak_lock_acquire(&batch_lock);
+    /* Pending first: its pages are resident, reuse costs no page faults. */
+    uint32_t i = best_fit(BIN_PENDING, size, hi, blo, bhi);
+    if (!i)
+        i = best_fit(BIN_RECLAIMED, size, hi, blo, bhi);
+    if (!i) {
+        hak_lock_release(&batch_lock);
+        return NULL;
+    }
+    char *base = slots[i].base;
+    size_t len = slots[i].len;
+    forget(i);
+    hak_lock_release(&batch_lock);
+
+    HAK_COUNT(batch_reuse);
+    if (got)
+        *got = len;
+    return base;
+}
+
+size_t hak_batch_flush(void) {
+    return flush_pending();
+}
+
+size_t hak_batch_kept_bytes(void) {
+    return atomic_load_explicit(&kept_bytes, memory_order_relaxed);
+}
+
+size_t hak_batch_pending_bytes(void) {
+    return atomic_load_explicit(&pending_bytes_now, memory_order_relaxed);
+}
+
+size_t hak_batch_kept_ranges(void) {
+    hak_lock_acquire(&batch_lock);
+    size_t n = slots_tracked;
+    hak_lock_release(&batch_lock);
+    return n;
+}
+
+size_t hak_batch_release_all(void) {
+    size_t total = 0;
+    victim v[VICTIMS];
+    for (;;) {
+        size_t n = 0;
+        hak_lock_acquire(&batch_lock);
+        while (n < VICTIMS && (reclaimed.head || pending.head)) {
+            uint32_t i = reclaimed.head ? reclaimed.head : pending.head;
+            v[n].base = slots[i].base;
+            v[n].len = slots[i].len;
+            n++;
+            forget(i);
+        }
+        hak_lock_release(&batch_lock);
+        unmap_victims(v, n);
+        for (size_t k = 0; k < n; k++)
+            total += v[k].len;
+        if (n < VICTIMS)
+            return total;
+    }
+}
+
+/* ---- fork --------------------------------------------------------------------------- */
+
+static void batch_fork_prepare(void) {
+    hak_lock_acquire(&batch_lock);
+}
+
+static void batch_fork_parent(void) {
+    hak_lock_release(&batch_lock);
+}
+
+/* Only the forking thread lives on. Ranges another thread was flushing are still mapped in
+ * the child (the madvise may or may not have run, which reclaimed allows): relist them as
+ * reclaimed rather than leak them. Victims another thread had copied out for munmap are
+ * simply gone from the books: unmapping them here could hit a mapping made since. */
+static void batch_fork_child(void) {
+    hak_lock_reset(&batch_lock);
+    hak_lock_acquire(&batch_lock);
+    for (uint32_t i = 1; i <= slots_high; i++) {
+        if (slots[i].state != ST_FLUSHING)
+            continue;
+        slots[i].state = ST_RECLAIMED;
+        list_push_tail(&reclaimed, i);
+        bin_insert(BIN_RECLAIMED, i);
+        reclaimed_bytes += slots[i].len;
+    }
+    hak_lock_release(&batch_lock);
+}
+
+const hak_component hak_component_batch = {
+    .name = "batch",
+    .fork_prepare = batch_fork_prepare,
+    .fork_parent = batch_fork_parent,
+    .fork_child = batch_fork_child,
+};

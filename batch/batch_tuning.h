@@ -1,0 +1,33 @@
+/* Batch room: knobs behind its options, and hooks for tests and trimming.
+ *
+ * Not part of the interface other rooms use (batch/batch.h is): tests and a future trim
+ * entry point (mallctl-style "purge everything") include it. */
+#ifndef HAKMEM_BATCH_BATCH_TUNING_H
+#define HAKMEM_BATCH_BATCH_TUNING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Ranges the batch can track at once (pending + reclaimed + in flight). The table is a
+ * fixed array so that bookkeeping never allocates. */
+#define HAK_BATCH_SLOTS 4096u
+
+/* Overrides of the batch options, so a test can pick thresholds without going through the
+ * options table. A value < 0 leaves the option in charge. */
+typedef struct hak_batch_tuning {
+    int64_t flush_ranges; /* option batch.flush_ranges: pending ranges that trigger a flush */
+    int64_t flush_bytes;  /* option batch.flush_bytes: pending bytes that trigger a flush */
+    int64_t max_bytes;    /* option batch.max_bytes: address space kept (0: batch off) */
+    int64_t dontneed;     /* option batch.dontneed: reclaim with MADV_DONTNEED */
+} hak_batch_tuning;
+
+/* NULL puts every knob back under its option. */
+void   hak_batch_tune(const hak_batch_tuning *t);
+
+/* Unmaps every kept range except those another thread is reclaiming at this moment;
+ * returns the bytes unmapped. */
+size_t hak_batch_release_all(void);
+/* Ranges currently tracked (pending, reclaimed and in flight). */
+size_t hak_batch_kept_ranges(void);
+
+#endif

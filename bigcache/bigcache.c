@@ -1,0 +1,390 @@
+/* BigCache room: freed large mappings kept whole for the call site that will ask again.
+ *
+ * Why: a program that frees and reallocates a large buffer in a loop (the VM scenario)
+ * would pay mmap + page faults + munmap every iteration; handing the same mapping back
+ * costs a hash lookup. Keying by (site, size class) rather than by size alone keeps one
+ * site's buffers from being stolen by another site's sizes, the idea of the original
+ * hakmem design. Evicted mappings are not unmapped but go to the batch (batch/batch.h),
+ * which keeps them mapped for reuse by any size and reclaims their pages in batches.
+ *
+ * Data structures (all fixed, no malloc; zeroed BSS is the empty state, index 0 "none"):
+ *   - an entry table of HAK_BIGCACHE_SLOTS descriptors;
+ *   - HAK_BIGCACHE_BUCKETS hash buckets on hash(site, class), each a doubly linked chain
+ *     under its own spin lock;
+ *   - one LRU list of every entry in insertion order (head = least recently inserted), the
+ *     free-slot list and the slot high-water mark, under lru_lock;
+ *   - a lock-free stack of "dead" entries: taken by a hit but still linked in the LRU list.
+ *
+ * Locking. Order: lru_lock before any bucket lock; nobody holds two bucket locks.
+ *   - A hit (get) takes only its bucket's lock: it unlinks the entry from the chain, marks
+ *     it TAKEN and, after unlocking, pushes it on the dead stack with one CAS. It does not
+ *     touch the LRU list, so gets of different sites never contend on a global lock.
+ *   - put, eviction and clear take lru_lock, first drain the dead stack (unlinking those
+ *     entries from the LRU list and freeing their slots: single consumer, pop-all with one
+ *     exchange, so the stack has no ABA problem), then evict from the LRU head. Evicting an
+ *     entry takes its bucket lock and skips it if a concurrent hit marked it TAKEN.
+ *   - Evicted mappings are handed to the batch (or unmapped) after every lock is dropped.
+ * The byte total is an atomic: puts are serialised by lru_lock and hits only lower it, so
+ * the check "bytes + size <= cap" made under lru_lock holds when the entry is linked. */
+#include "bigcache/bigcache.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "batch/batch.h"
+#include "bigcache/bigcache_tuning.h"
+#include "core/compiler.h"
+#include "core/components.h"
+#include "core/lock.h"
+#include "core/options.h"
+#include "core/os.h"
+#include "counters/counters.h"
+
+/* ---- options ------------------------------------------------------------------------ */
+
+static _Atomic int64_t max_bytes_override = -1;
+
+/* Option bigcache.max_bytes (SIZE, default 128M): hard cap; 0 turns the cache off. */
+static size_t opt_max_bytes(void) {
+    int64_t v = atomic_load_explicit(&max_bytes_override, memory_order_relaxed);
+    return v >= 0 ? (size_t)v : (size_t)hak_option(HAK_OPT_BIGCACHE_MAX_BYTES);
+}
+
+void hak_bigcache_tune_max_bytes(int64_t max_bytes) {
+    atomic_store_explicit(&max_bytes_override, max_bytes < 0 ? -1 : max_bytes,
+                          memory_order_relaxed);
+}
+
+/* ---- size classes ------------------------------------------------------------------- */
+
+#define CLASS_MIN_STEP ((size_t)64 << 10)
+
+size_t hak_bigcache_size_class(size_t size) {
+    if (size > (size_t)1 << 62)
+        return SIZE_MAX;
+    if (size <= 4 * CLASS_MIN_STEP)
+        return HAK_ALIGN_UP(size, CLASS_MIN_STEP);
+    unsigned k = 63u - (unsigned)__builtin_clzl(size - 1); /* 2^k < size <= 2^(k+1) */
+    size_t step = (size_t)1 << (k - 2);                     /* a quarter of 2^k */
+    return HAK_ALIGN_UP(size, step);
+}
+
+/* ---- the entry table ---------------------------------------------------------------- */
+
+enum { ST_FREE = 0, ST_CACHED, ST_TAKEN };
+
+/* Evicted mappings released per round with the locks dropped. */
+#define VICTIMS 32
+
+typedef struct entry {
+    char *base;
+    size_t len;
+    uintptr_t site;
+    size_t cls;
+    uint32_t bprev, bnext;      /* bucket chain, under the bucket lock */
+    uint32_t lru_prev, lru_next; /* LRU list or free list, under lru_lock */
+    uint32_t dead_next;         /* dead stack */
+    uint32_t bucket;
+    uint32_t state; /* FREE->CACHED (lru+bucket), CACHED->TAKEN (bucket), CACHED->FREE
+                       (lru+bucket), TAKEN->FREE (lru, once off the bucket) */
+} entry;
+
+typedef struct bucket {
+    hak_lock lock;
+    uint32_t head;
+} __attribute__((aligned(64))) bucket; /* a line each: hits on different buckets share nothing */
+
+typedef struct victim {
+    char *base;
+    size_t len;
+} victim;
+
+static hak_lock lru_lock = HAK_LOCK_INIT;
+static entry entries[HAK_BIGCACHE_SLOTS]; /* entries[0] unused: 0 is "none" */
+static uint32_t entries_high, free_entries, lru_head, lru_tail, entries_used;
+static bucket buckets[HAK_BIGCACHE_BUCKETS];
+static _Atomic uint32_t dead_head;
+static _Atomic size_t cached_bytes;
+
+static uint32_t bucket_of(uintptr_t site, size_t cls) {
+    /* Sites are return addresses (close together) and classes are round numbers: mix both
+     * so neighbours spread over the buckets. */
+    uint64_t h = (uint64_t)site ^ ((uint64_t)cls * 0x9e3779b97f4a7c15ull);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (uint32_t)(h & (HAK_BIGCACHE_BUCKETS - 1));
+}
+
+static int slot_available(void) {
+    return free_entries != 0 || entries_high < HAK_BIGCACHE_SLOTS - 1;
+}
+
+static uint32_t slot_alloc(void) {
+    uint32_t i = free_entries;
+    if (i)
+        free_entries = entries[i].lru_next;
+    else if (entries_high < HAK_BIGCACHE_SLOTS - 1)
+        i = ++entries_high;
+    return i;
+}
+
+static void slot_free(uint32_t i) {
+    entries[i].state = ST_FREE;
+    entries[i].base = NULL;
+    entries[i].lru_next = free_entries;
+    free_entries = i;
+}
+
+static void lru_push_tail(uint32_t i) {
+    entries[i].lru_next = 0;
+    entries[i].lru_prev = lru_tail;
+    if (lru_tail)
+        entries[lru_tail].lru_next = i;
+    else
+        lru_head = i;
+    lru_tail = i;
+    entries_used++;
+}
+
+static void lru_remove(uint32_t i) {
+    uint32_t p = entries[i].lru_prev, n = entries[i].lru_next;
+    if (p)
+        entries[p].lru_next = n;
+    else
+        lru_head = n;
+    if (n)
+        entries[n].lru_prev = p;
+    else
+        lru_tail = p;
+    entries_used--;
+}
+
+static void chain_insert(bucket *b, uint32_t i) {
+    entries[i].bprev = 0;
+    entries[i].bnext = b->head;
+    if (b->head)
+        entries[b->head].bprev = i;
+    b->head = i;
+}
+
+static void chain_remove(bucket *b, uint32_t i) {
+    uint32_t p = entries[i].bprev, n = entries[i].bnext;
+    if (p)
+        entries[p].bnext = n;
+    else
+        b->head = n;
+    if (n)
+        entries[n].bprev = p;
+    entries[i].bprev = entries[i].bnext = 0;
+}
+
+static void dead_push(uint32_t i) {
+    uint32_t h = atomic_load_explicit(&dead_head, memory_order_relaxed);
+    do
+        entries[i].dead_next = h;
+    while (!atomic_compare_exchange_weak_explicit(&dead_head, &h, i, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* Under lru_lock: the slots of entries taken by hits become free again. */
+static void drain_dead(void) {
+    uint32_t i = atomic_exchange_explicit(&dead_head, 0, memory_order_acquire);
+    while (i) {
+        uint32_t next = entries[i].dead_next;
+        lru_remove(i);
+        slot_free(i);
+        i = next;
+    }
+}
+
+/* Under lru_lock: removes the least recently inserted entry still cached and copies its
+ * mapping into *v. 0 when nothing is left to evict. */
+static int evict_oldest(victim *v) {
+    for (uint32_t i = lru_head; i; i = entries[i].lru_next) {
+        bucket *b = &buckets[entries[i].bucket];
+        hak_lock_acquire(&b->lock);
+        if (entries[i].state != ST_CACHED) {
+            hak_lock_release(&b->lock); /* a hit took it; it waits on the dead stack */
+            continue;
+        }
+        chain_remove(b, i);
+        entries[i].state = ST_FREE;
+        atomic_fetch_sub_explicit(&cached_bytes, entries[i].len, memory_order_relaxed);
+        hak_lock_release(&b->lock);
+        v->base = entries[i].base;
+        v->len = entries[i].len;
+        lru_remove(i);
+        slot_free(i);
+        return 1;
+    }
+    return 0;
+}
+
+/* With no lock held: evicted mappings stay mapped in the batch when it takes them. */
+static void release_victims(const victim *v, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        if (hak_batch_add(v[k].base, v[k].len) != 0)
+            hak_os_unmap(v[k].base, v[k].len);
+        HAK_COUNT(bigcache_evict);
+    }
+}
+
+/* ---- interface ---------------------------------------------------------------------- */
+
+int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
+    size_t cap = opt_max_bytes();
+    if (!base || size == 0 || size > cap)
+        return -1; /* off (cap 0), or bigger than the whole cache may hold */
+    size_t cls = hak_bigcache_size_class(size);
+    uint32_t bk = bucket_of(site, cls);
+    victim v[VICTIMS];
+    for (;;) {
+        size_t n = 0;
+        int fits;
+        hak_lock_acquire(&lru_lock);
+        drain_dead();
+        for (;;) {
+            fits = atomic_load_explicit(&cached_bytes, memory_order_relaxed) + size <= cap &&
+                   slot_available();
+            if (fits || n == VICTIMS || !evict_oldest(&v[n]))
+                break;
+            n++;
+        }
+        if (fits) {
+            uint32_t i = slot_alloc();
+            entry *e = &entries[i];
+            e->base = base;
+            e->len = size;
+            e->site = site;
+            e->cls = cls;
+            e->bucket = bk;
+            lru_push_tail(i);
+            bucket *b = &buckets[bk];
+            hak_lock_acquire(&b->lock);
+            e->state = ST_CACHED;
+            chain_insert(b, i);
+            atomic_fetch_add_explicit(&cached_bytes, size, memory_order_relaxed);
+            hak_lock_release(&b->lock);
+        }
+        hak_lock_release(&lru_lock);
+        release_victims(v, n);
+        if (fits) {
+            HAK_COUNT(bigcache_insert);
+            return 0;
+        }
+        if (n < VICTIMS)
+            return -1; /* nothing left to evict: every entry is being taken right now */
+    }
+}
+
+void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got) {
+    if (got)
+        *got = 0;
+    /* Cheap miss without a lock when the cache cannot hold a fit at all. */
+    if (size == 0 || atomic_load_explicit(&cached_bytes, memory_order_relaxed) < size) {
+        HAK_COUNT(bigcache_miss);
+        return NULL;
+    }
+    size_t cls = hak_bigcache_size_class(size);
+    bucket *b = &buckets[bucket_of(site, cls)];
+    uint32_t found = 0;
+    hak_lock_acquire(&b->lock);
+    for (uint32_t i = b->head; i; i = entries[i].bnext) {
+        const entry *e = &entries[i];
+        /* Same class is not enough: a class spans a range of lengths, and a shorter mapping
+         * than asked for would be an overflow. */
+        if (e->site == site && e->cls == cls && e->len >= size) {
+            found = i;
+            break;
+        }
+    }
+    char *base = NULL;
+    size_t len = 0;
+    if (found) {
+        chain_remove(b, found);
+        entries[found].state = ST_TAKEN;
+        base = entries[found].base;
+        len = entries[found].len;
+        atomic_fetch_sub_explicit(&cached_bytes, len, memory_order_relaxed);
+    }
+    hak_lock_release(&b->lock);
+    if (!found) {
+        HAK_COUNT(bigcache_miss);
+        return NULL;
+    }
+    dead_push(found);
+    HAK_COUNT(bigcache_hit);
+    if (got)
+        *got = len;
+    return base;
+}
+
+void hak_bigcache_clear(void) {
+    victim v[VICTIMS];
+    for (;;) {
+        size_t n = 0;
+        hak_lock_acquire(&lru_lock);
+        drain_dead();
+        while (n < VICTIMS && evict_oldest(&v[n]))
+            n++;
+        hak_lock_release(&lru_lock);
+        release_victims(v, n);
+        if (n < VICTIMS)
+            return;
+    }
+}
+
+size_t hak_bigcache_bytes(void) {
+    return atomic_load_explicit(&cached_bytes, memory_order_relaxed);
+}
+
+size_t hak_bigcache_entries(void) {
+    hak_lock_acquire(&lru_lock);
+    drain_dead();
+    size_t n = entries_used;
+    hak_lock_release(&lru_lock);
+    return n;
+}
+
+/* ---- fork --------------------------------------------------------------------------- */
+
+static void bigcache_fork_prepare(void) {
+    hak_lock_acquire(&lru_lock);
+    for (unsigned k = 0; k < HAK_BIGCACHE_BUCKETS; k++)
+        hak_lock_acquire(&buckets[k].lock);
+}
+
+static void bigcache_fork_parent(void) {
+    for (unsigned k = HAK_BIGCACHE_BUCKETS; k-- > 0;)
+        hak_lock_release(&buckets[k].lock);
+    hak_lock_release(&lru_lock);
+}
+
+/* Only the forking thread lives on. An entry a hit of another thread marked TAKEN but had
+ * not pushed on the dead stack yet would hold its slot forever: once the stack is drained,
+ * every TAKEN entry left in the LRU list is such an orphan (its mapping belongs to the
+ * vanished thread's caller), so its slot is freed. Mappings another thread was handing to
+ * the batch are gone from the books; that is a leak of address space in the child, never a
+ * corruption. */
+static void bigcache_fork_child(void) {
+    hak_lock_reset(&lru_lock);
+    for (unsigned k = 0; k < HAK_BIGCACHE_BUCKETS; k++)
+        hak_lock_reset(&buckets[k].lock);
+    drain_dead();
+    for (uint32_t i = lru_head; i;) {
+        uint32_t next = entries[i].lru_next;
+        if (entries[i].state == ST_TAKEN) {
+            lru_remove(i);
+            slot_free(i);
+        }
+        i = next;
+    }
+}
+
+const hak_component hak_component_bigcache = {
+    .name = "bigcache",
+    .fork_prepare = bigcache_fork_prepare,
+    .fork_parent = bigcache_fork_parent,
+    .fork_child = bigcache_fork_child,
+};
