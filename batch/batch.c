@@ -37,6 +37,7 @@
 #include "core/compiler.h"
 #include "core/components.h"
 #include "core/lock.h"
+#include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
 #include "counters/counters.h"
@@ -104,6 +105,7 @@ typedef struct range {
     uint32_t bin_prev, bin_next; /* size bin of the state */
     uint16_t bin;
     uint8_t state;
+    uint8_t node; /* NUMA node of the thread that freed it */
 } range;
 
 typedef struct range_list {
@@ -259,13 +261,16 @@ static void unmap_victims(const victim *v, size_t n) {
 }
 
 /* Best fit among one state's ranges with size <= len <= hi. */
-static uint32_t best_fit(int which, size_t size, size_t hi, unsigned blo, unsigned bhi) {
+/* node >= 0: only ranges freed on that node. */
+static uint32_t best_fit(int which, size_t size, size_t hi, unsigned blo, unsigned bhi,
+                         int node) {
     for (unsigned b = blo; b <= bhi; b++) {
         uint32_t best = 0;
         size_t best_len = 0;
         for (uint32_t i = bins[which][b]; i; i = slots[i].bin_next) {
             size_t len = slots[i].len;
-            if (len < size || len > hi || (best && len >= best_len))
+            if (len < size || len > hi || (best && len >= best_len) ||
+                (node >= 0 && slots[i].node != node))
                 continue;
             best = i;
             best_len = len;
@@ -365,6 +370,7 @@ int hak_batch_add(void *base, size_t size) {
     range *r = &slots[i];
     r->base = base;
     r->len = size;
+    r->node = (uint8_t)hak_numa_current_node();
     r->state = ST_PENDING;
     list_push_tail(&pending, i);
     bin_insert(BIN_PENDING, i);
@@ -404,11 +410,21 @@ void *hak_batch_take(size_t size, size_t *got) {
         return NULL; /* no page multiple lies in [size, 2*size] */
     unsigned blo = bin_of_pages(lo_pages), bhi = bin_of_pages(hi_pages);
 
+    /* Under numa.mode=local, ranges of this node first; another node's only when nothing
+     * else fits (counted). */
+    int node = hak_numa_mode() == HAK_NUMA_LOCAL ? hak_numa_current_node() : -1;
     hak_lock_acquire(&batch_lock);
     /* Pending first: its pages are resident, reuse costs no page faults. */
-    uint32_t i = best_fit(BIN_PENDING, size, hi, blo, bhi);
+    uint32_t i = best_fit(BIN_PENDING, size, hi, blo, bhi, node);
     if (!i)
-        i = best_fit(BIN_RECLAIMED, size, hi, blo, bhi);
+        i = best_fit(BIN_RECLAIMED, size, hi, blo, bhi, node);
+    if (!i && node >= 0) {
+        i = best_fit(BIN_PENDING, size, hi, blo, bhi, -1);
+        if (!i)
+            i = best_fit(BIN_RECLAIMED, size, hi, blo, bhi, -1);
+        if (i)
+            hak_numa_count_remote_reuse();
+    }
     if (!i) {
         hak_lock_release(&batch_lock);
         return NULL;

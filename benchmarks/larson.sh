@@ -16,7 +16,6 @@ set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-libdir=/usr/lib/x86_64-linux-gnu
 
 # name  min  max  chunks-per-thread
 profiles_table="
@@ -109,25 +108,9 @@ profile_field() { # profile column(2=min 3=max 4=chunks)
 }
 
 # ---- allocators ------------------------------------------------------------------------
-hakmem_so=${HAKMEM_SO:-$root/build/libhakmem.so}
-# LD_PRELOAD resolves a relative name against each run's directory: make it absolute.
-[ -r "$hakmem_so" ] && hakmem_so=$(cd "$(dirname "$hakmem_so")" && pwd)/$(basename "$hakmem_so")
-preload_of() {
-    case "$1" in
-        hakmem)   echo "$hakmem_so" ;;
-        system)   echo "" ;;
-        mimalloc) echo "$libdir/libmimalloc.so.2" ;;
-        jemalloc) echo "$libdir/libjemalloc.so.2" ;;
-        tcmalloc) echo "$libdir/libtcmalloc_minimal.so.4" ;;
-    esac
-}
-package_of() {
-    case "$1" in
-        mimalloc) echo libmimalloc2.0 ;;
-        jemalloc) echo libjemalloc2 ;;
-        tcmalloc) echo libtcmalloc-minimal4 ;;
-    esac
-}
+# Library paths, Debian packages and apt-get installs are shared with the other runners.
+# shellcheck source=benchmarks/common.sh
+. "$here/common.sh"
 
 wanted=${allocators_arg:-$all_allocators}
 wanted=${wanted//,/ }
@@ -136,23 +119,8 @@ for a in $wanted; do
 done
 
 # Missing Debian allocators: install them when we are root and may, else skip them.
-missing_pkgs=""
-for a in $wanted; do
-    pkg=$(package_of "$a")
-    [ -n "$pkg" ] && [ ! -r "$(preload_of "$a")" ] && missing_pkgs="$missing_pkgs $pkg"
-done
-if [ -n "$missing_pkgs" ]; then
-    if [ "$install" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        note "installing${missing_pkgs} with apt-get"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null 2>&1 || note "apt-get update failed"
-        # shellcheck disable=SC2086
-        apt-get install -y -qq --no-install-recommends $missing_pkgs >/dev/null 2>&1 ||
-            note "apt-get install${missing_pkgs} failed"
-    else
-        note "not installing${missing_pkgs} (not root, no apt-get, or --no-install)"
-    fi
-fi
+# shellcheck disable=SC2086
+install_missing "$install" $wanted
 
 allocators=()
 for a in $wanted; do

@@ -36,6 +36,7 @@
 #include "core/compiler.h"
 #include "core/components.h"
 #include "core/lock.h"
+#include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
 #include "counters/counters.h"
@@ -81,6 +82,7 @@ typedef struct entry {
     size_t len;
     uintptr_t site;
     size_t cls;
+    int node;                   /* NUMA node of the thread that freed it */
     uint32_t bprev, bnext;      /* bucket chain, under the bucket lock */
     uint32_t lru_prev, lru_next; /* LRU list or free list, under lru_lock */
     uint32_t dead_next;         /* dead stack */
@@ -258,6 +260,7 @@ int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
             e->len = size;
             e->site = site;
             e->cls = cls;
+            e->node = hak_numa_current_node();
             e->bucket = bk;
             lru_push_tail(i);
             bucket *b = &buckets[bk];
@@ -288,16 +291,28 @@ void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got) {
     }
     size_t cls = hak_bigcache_size_class(size);
     bucket *b = &buckets[bucket_of(site, cls)];
-    uint32_t found = 0;
+    uint32_t found = 0, remote = 0;
+    /* Under numa.mode=local a mapping freed on another node is taken only when nothing of
+     * this node fits (and counted). */
+    int node = hak_numa_mode() == HAK_NUMA_LOCAL ? hak_numa_current_node() : -1;
     hak_lock_acquire(&b->lock);
     for (uint32_t i = b->head; i; i = entries[i].bnext) {
         const entry *e = &entries[i];
         /* Same class is not enough: a class spans a range of lengths, and a shorter mapping
          * than asked for would be an overflow. */
         if (e->site == site && e->cls == cls && e->len >= size) {
+            if (node >= 0 && e->node != node) {
+                if (!remote)
+                    remote = i;
+                continue;
+            }
             found = i;
             break;
         }
+    }
+    if (!found && remote) {
+        found = remote;
+        hak_numa_count_remote_reuse();
     }
     char *base = NULL;
     size_t len = 0;

@@ -12,6 +12,7 @@
 
 #include "core/components.h"
 #include "core/map.h"
+#include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
 #include "counters/counters.h"
@@ -95,6 +96,7 @@ static void do_init(void) {
         if (c[i]->init)
             c[i]->init();
     hak_options_apply_deferred();
+    hak_counters_add_printer(hak_numa_print);
     if (hak_option(HAK_OPT_STATS))
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     /* Last: pthread_atfork may itself allocate; by now allocation works. */

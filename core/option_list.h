@@ -53,6 +53,9 @@
     X(BIGCACHE_MAX_BYTES, "bigcache.max_bytes", SIZE, "128M", NULL, 0, 1099511627776LL, 1,    \
       "HAKMEM_BIGCACHE_MAX_BYTES", NULL,                                                      \
       "hard cap of BigCache: freed large mappings kept per call site and size class (0: off)")\
+    X(NUMA_MODE, "numa.mode", ENUM, "auto", "auto|off|local|interleave", 0, 0, 1,              \
+      "HAKMEM_NUMA_MODE", NULL,                                                               \
+      "NUMA placement of SuperSlabs and large mappings (auto: local on several nodes, else off)")\
     X(TINY_ENABLED, "tiny.enabled", BOOL, "1", NULL, 0, 1, 0, "HAKMEM_TINY_ENABLED", NULL,    \
       "serve small requests from tiny (0 sends every request to the large path)")            \
     X(TINY_USE_SUPERSLAB, "tiny.use_superslab", BOOL, "1", NULL, 0, 1, 0,                     \

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/compiler.h"
+#include "core/numa.h"
 #include "counters/counters.h"
 
 static size_t page_size_cache;
@@ -67,6 +68,13 @@ void *hak_os_map_aligned(size_t size, size_t alignment) {
     if (tail)
         hak_os_unmap(start + size, tail);
     return start;
+}
+
+void *hak_os_map_placed(size_t size, size_t alignment) {
+    void *p = hak_os_map_aligned(size, alignment);
+    if (p)
+        hak_numa_place(p, size);
+    return p;
 }
 
 int hak_os_unmap(void *addr, size_t size) {

@@ -13,6 +13,9 @@ size_t hak_os_page_size(void);
 void *hak_os_map(size_t size);
 /* Same, with the start aligned to `alignment` (a power of two >= page size). */
 void *hak_os_map_aligned(size_t size, size_t alignment);
+/* hak_os_map_aligned, then the NUMA policy of numa.mode (core/numa.h): for SuperSlabs and
+ * large mappings. */
+void *hak_os_map_placed(size_t size, size_t alignment);
 int   hak_os_unmap(void *addr, size_t size);
 /* Grows or shrinks a mapping, moving it if needed (mremap MAYMOVE); NULL on failure. */
 void *hak_os_remap(void *addr, size_t old_size, size_t new_size);

@@ -30,6 +30,9 @@
     X(batch_reuse, 0, "ranges reused from the batch")                                        \
     X(batch_reclaimed_bytes, 0, "bytes given back to the OS by batch flushes")               \
     X(superslab_new, 0, "SuperSlabs mapped")                                                 \
+    X(numa_bind_local, 0, "mappings bound to the local node (numa.mode=local)")              \
+    X(numa_bind_interleave, 0, "mappings interleaved over the nodes (numa.mode=interleave)") \
+    X(numa_remote_reuse, 0, "cached ranges of another node reused under numa.mode=local")    \
     X(superslab_release, 0, "SuperSlabs returned to the OS")                                 \
     X(slab_new, 0, "slabs handed to a thread")                                               \
     X(slab_release, 0, "empty slabs returned to the provider")                               \

@@ -47,7 +47,7 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
         if (zero)
             memset(base + off, 0, size);
     } else {
-        base = hak_os_map_aligned(total, alignment > page ? alignment : page);
+        base = hak_os_map_placed(total, alignment > page ? alignment : page);
         if (!base)
             return NULL;
         got = total; /* fresh mappings read as zero */

@@ -63,7 +63,7 @@ static void avail_remove(hak_superslab *ss) {
 }
 
 static hak_superslab *superslab_new(void) {
-    hak_superslab *ss = hak_os_map_aligned(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
+    hak_superslab *ss = hak_os_map_placed(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
     if (!ss)
         return NULL;
     ss->magic = SS_MAGIC;

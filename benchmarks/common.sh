@@ -1,0 +1,56 @@
+# shellcheck shell=bash
+# common.sh: what the benchmark runners (larson.sh, vm.sh) share; sourced, not run.
+#   - where each allocator's library lives and which Debian package ships it;
+#   - installing the missing ones with apt-get (root only, unless the runner says not to);
+#   - the path of libhakmem.so made absolute.
+# The sourcing script defines note() (a progress line on stderr) and sets root= (the
+# repository) before it sources this file.
+
+libdir=/usr/lib/x86_64-linux-gnu
+
+hakmem_so=${HAKMEM_SO:-$root/build/libhakmem.so}
+# LD_PRELOAD resolves a relative name against each run's directory: make it absolute.
+[ -r "$hakmem_so" ] && hakmem_so=$(cd "$(dirname "$hakmem_so")" && pwd)/$(basename "$hakmem_so")
+
+# preload_of ALLOCATOR: the library to LD_PRELOAD ("" for the system allocator).
+preload_of() {
+    case "$1" in
+        hakmem)   echo "$hakmem_so" ;;
+        system)   echo "" ;;
+        mimalloc) echo "$libdir/libmimalloc.so.2" ;;
+        jemalloc) echo "$libdir/libjemalloc.so.2" ;;
+        tcmalloc) echo "$libdir/libtcmalloc_minimal.so.4" ;;
+    esac
+}
+
+# package_of ALLOCATOR: the Debian package that ships it ("" for hakmem and system).
+package_of() {
+    case "$1" in
+        mimalloc) echo libmimalloc2.0 ;;
+        jemalloc) echo libjemalloc2 ;;
+        tcmalloc) echo libtcmalloc-minimal4 ;;
+    esac
+}
+
+# install_missing INSTALL(0|1) ALLOCATOR...: apt-get installs the packages of the listed
+# allocators whose library is missing, when INSTALL is 1, we are root and apt-get exists;
+# otherwise it only says what it did not install. The caller skips what is still missing.
+install_missing() {
+    local install=$1 a pkg missing_pkgs=""
+    shift
+    for a in "$@"; do
+        pkg=$(package_of "$a")
+        [ -n "$pkg" ] && [ ! -r "$(preload_of "$a")" ] && missing_pkgs="$missing_pkgs $pkg"
+    done
+    [ -n "$missing_pkgs" ] || return 0
+    if [ "$install" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        note "installing${missing_pkgs} with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null 2>&1 || note "apt-get update failed"
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing_pkgs >/dev/null 2>&1 ||
+            note "apt-get install${missing_pkgs} failed"
+    else
+        note "not installing${missing_pkgs} (not root, no apt-get, or --no-install)"
+    fi
+}
