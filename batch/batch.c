@@ -95,6 +95,8 @@ enum { BIN_PENDING = 0, BIN_RECLAIMED = 1 };
 
 /* 4 bins per power of two of the page count: page counts up to 2^52 fit in 208 bins. */
 #define NBINS 208
+/* take splits a range when at least this much would be left over. */
+#define SPLIT_MIN ((size_t)256 << 10)
 /* Victims unmapped per round with the lock dropped: bounds the stack, not the work. */
 #define VICTIMS 32
 
@@ -367,6 +369,23 @@ int hak_batch_add(void *base, size_t size) {
         unmap_victims(v, n);
         return -1;
     }
+    /* Coalesce with kept neighbours, so ranges split by take grow back whole: a later
+     * large request finds one range instead of pieces. The union is pending (madvise on
+     * pages already reclaimed is harmless). */
+    for (uint32_t k = 1; k <= slots_high; k++) {
+        range *q = &slots[k];
+        if (k == i || (q->state != ST_PENDING && q->state != ST_RECLAIMED))
+            continue;
+        if (q->base + q->len == (char *)base || (char *)base + size == q->base) {
+            char *lo = q->base < (char *)base ? q->base : (char *)base;
+            size_t merged = size + q->len;
+            forget(k); /* its bytes come back with the union below */
+            base = lo;
+            size = merged;
+            HAK_COUNT(batch_coalesce);
+            k = 0; /* the union may touch another neighbour */
+        }
+    }
     range *r = &slots[i];
     r->base = base;
     r->len = size;
@@ -403,12 +422,10 @@ void *hak_batch_take(size_t size, size_t *got) {
     if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) < size)
         return NULL;
     unsigned shift = page_shift();
-    size_t hi = 2 * size;
-    size_t lo_pages = (size + ((size_t)1 << shift) - 1) >> shift;
-    size_t hi_pages = hi >> shift;
-    if (hi_pages < lo_pages)
-        return NULL; /* no page multiple lies in [size, 2*size] */
-    unsigned blo = bin_of_pages(lo_pages), bhi = bin_of_pages(hi_pages);
+    size_t page = (size_t)1 << shift;
+    size = HAK_ALIGN_UP(size, page);
+    size_t hi = SIZE_MAX; /* any range that fits: a larger one is split below */
+    unsigned blo = bin_of_pages(size >> shift), bhi = NBINS - 1;
 
     /* Under numa.mode=local, ranges of this node first; another node's only when nothing
      * else fits (counted). */
@@ -431,12 +448,67 @@ void *hak_batch_take(size_t size, size_t *got) {
     }
     char *base = slots[i].base;
     size_t len = slots[i].len;
+    int state = slots[i].state;
+    uint8_t range_node = slots[i].node;
     forget(i);
+    /* Much larger than asked: hand out the head, keep the tail (same state) for later. */
+    if (len - size >= SPLIT_MIN) {
+        uint32_t t = slot_alloc();
+        if (t) {
+            range *r = &slots[t];
+            r->base = base + size;
+            r->len = len - size;
+            r->node = range_node;
+            r->state = (uint8_t)state;
+            if (state == ST_PENDING) {
+                list_push_tail(&pending, t);
+                bin_insert(BIN_PENDING, t);
+                pending_count++;
+                add_pending(r->len, 1);
+            } else {
+                list_push_tail(&reclaimed, t);
+                bin_insert(BIN_RECLAIMED, t);
+                reclaimed_bytes += r->len;
+            }
+            add_kept(r->len, 1);
+            len = size;
+            HAK_COUNT(batch_split);
+        }
+    }
     hak_lock_release(&batch_lock);
 
     HAK_COUNT(batch_reuse);
     if (got)
         *got = len;
+    return base;
+}
+
+void *hak_batch_take_largest(size_t *got) {
+    *got = 0;
+    if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) == 0)
+        return NULL;
+    hak_lock_acquire(&batch_lock);
+    uint32_t best = 0;
+    for (int which = BIN_PENDING; which <= BIN_RECLAIMED; which++) {
+        for (int b = NBINS - 1; b >= 0; b--) {
+            uint32_t i = bins[which][b];
+            if (!i)
+                continue;
+            for (; i; i = slots[i].bin_next)
+                if (!best || slots[i].len > slots[best].len)
+                    best = i;
+            break; /* bins are ordered: the highest non-empty one holds the largest */
+        }
+    }
+    char *base = NULL;
+    if (best) {
+        base = slots[best].base;
+        *got = slots[best].len;
+        forget(best);
+    }
+    hak_lock_release(&batch_lock);
+    if (base)
+        HAK_COUNT(batch_reuse);
     return base;
 }
 

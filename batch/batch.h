@@ -15,10 +15,14 @@
  * is full of ranges it may not drop, the range alone exceeds the cap (cap 0: batch off),
  * or the range is not page-aligned. */
 int    hak_batch_add(void *base, size_t size);
-/* A kept range of at least size bytes (and not much more: at most twice), for reuse.
- * Returns its base and sets *got to its length, or NULL. Pages of a reclaimed range read
+/* A kept range of at least size bytes, for reuse: the best fit; when it is larger by 256 KiB
+ * or more it is split and the tail stays kept. Returns its base and sets *got to its
+ * length, or NULL. Freed ranges that touch a kept one are merged with it (hak_batch_add). Pages of a reclaimed range read
  * as zero (MADV_DONTNEED) or keep old data (MADV_FREE): callers that need zeros clear it. */
 void  *hak_batch_take(size_t size, size_t *got);
+/* The largest kept range, whatever its size (the caller grows it with mremap when nothing
+ * kept is large enough), or NULL. */
+void  *hak_batch_take_largest(size_t *got);
 /* Reclaims every pending range now; returns the bytes handed back to the OS. */
 size_t hak_batch_flush(void);
 /* Bytes currently kept (pending + reclaimed), and pending only. */

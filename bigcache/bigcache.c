@@ -335,19 +335,24 @@ void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got) {
     return base;
 }
 
-void hak_bigcache_clear(void) {
+size_t hak_bigcache_evict(size_t bytes) {
     victim v[VICTIMS];
+    size_t done = 0;
     for (;;) {
         size_t n = 0;
         hak_lock_acquire(&lru_lock);
         drain_dead();
-        while (n < VICTIMS && evict_oldest(&v[n]))
-            n++;
+        while (n < VICTIMS && done < bytes && evict_oldest(&v[n]))
+            done += v[n++].len;
         hak_lock_release(&lru_lock);
         release_victims(v, n);
-        if (n < VICTIMS)
-            return;
+        if (n < VICTIMS || done >= bytes)
+            return done;
     }
+}
+
+void hak_bigcache_clear(void) {
+    hak_bigcache_evict(SIZE_MAX);
 }
 
 size_t hak_bigcache_bytes(void) {

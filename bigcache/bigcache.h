@@ -20,6 +20,9 @@ int   hak_bigcache_put(void *base, size_t size, uintptr_t site);
 void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got);
 /* Evicts everything into the batch. */
 void  hak_bigcache_clear(void);
+/* Evicts the least recently inserted entries into the batch until at least bytes went;
+ * returns how many did. */
+size_t hak_bigcache_evict(size_t bytes);
 size_t hak_bigcache_bytes(void);
 
 #endif

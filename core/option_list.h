@@ -14,7 +14,7 @@
     X(FOREIGN_FREE, "core.foreign_free", ENUM, "abort", "abort|ignore", 0, 0, 1,              \
       "HAKMEM_CORE_FOREIGN_FREE", NULL,                                                       \
       "after reporting a misuse (foreign pointer, double free, pointer into a block): abort or ignore")\
-    X(LARGE_POLICY, "large.policy", POLICY, "malloc", NULL, 0, 0, 1, "HAKMEM_LARGE_POLICY",   \
+    X(LARGE_POLICY, "large.policy", POLICY, "mmap", NULL, 0, 0, 1, "HAKMEM_LARGE_POLICY",   \
       NULL, "policy of the large slot: malloc, mmap, or any registered policy name")          \
     X(LARGE_FORCE_MMAP, "large.force_mmap", BOOL, "0", NULL, 0, 1, 1,                         \
       "HAKMEM_LARGE_FORCE_MMAP", "HAKO_HAKMEM_LARGE_MMAP",                                    \
@@ -42,7 +42,7 @@
     X(BATCH_FLUSH_RANGES, "batch.flush_ranges", INT, "64", NULL, 1, 4095, 1,                   \
       "HAKMEM_BATCH_FLUSH_RANGES", NULL,                                                      \
       "freed large ranges waiting for madvise that trigger a batch flush")                    \
-    X(BATCH_FLUSH_BYTES, "batch.flush_bytes", SIZE, "64M", NULL, 4096, 1099511627776LL, 1,     \
+    X(BATCH_FLUSH_BYTES, "batch.flush_bytes", SIZE, "256M", NULL, 4096, 1099511627776LL, 1,     \
       "HAKMEM_BATCH_FLUSH_BYTES", NULL,                                                       \
       "freed large bytes waiting for madvise that trigger a batch flush")                     \
     X(BATCH_MAX_BYTES, "batch.max_bytes", SIZE, "1G", NULL, 0, 1099511627776LL, 1,            \
@@ -50,7 +50,7 @@
       "address space the batch keeps mapped for reuse; above it the coldest is unmapped (0: off)")\
     X(BATCH_DONTNEED, "batch.dontneed", BOOL, "0", NULL, 0, 1, 1, "HAKMEM_BATCH_DONTNEED",    \
       NULL, "reclaim with MADV_DONTNEED (RSS drops at once) instead of MADV_FREE")           \
-    X(BIGCACHE_MAX_BYTES, "bigcache.max_bytes", SIZE, "128M", NULL, 0, 1099511627776LL, 1,    \
+    X(BIGCACHE_MAX_BYTES, "bigcache.max_bytes", SIZE, "64M", NULL, 0, 1099511627776LL, 1,    \
       "HAKMEM_BIGCACHE_MAX_BYTES", NULL,                                                      \
       "hard cap of BigCache: freed large mappings kept per call site and size class (0: off)")\
     X(NUMA_MODE, "numa.mode", ENUM, "auto", "auto|off|local|interleave", 0, 0, 1,              \

@@ -28,6 +28,8 @@
     X(batch_add, 0, "ranges added to the reclaim batch")                                     \
     X(batch_flush, 0, "batch flushes")                                                       \
     X(batch_reuse, 0, "ranges reused from the batch")                                        \
+    X(batch_split, 0, "batch ranges split to serve a smaller request")                       \
+    X(batch_coalesce, 0, "freed ranges merged with a kept neighbour")                        \
     X(batch_reclaimed_bytes, 0, "bytes given back to the OS by batch flushes")               \
     X(superslab_new, 0, "SuperSlabs mapped")                                                 \
     X(numa_bind_local, 0, "mappings bound to the local node (numa.mode=local)")              \

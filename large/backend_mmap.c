@@ -22,13 +22,31 @@ static size_t header_offset(size_t alignment) {
     return alignment > HAK_LARGE_HDR_SIZE ? alignment : HAK_LARGE_HDR_SIZE;
 }
 
-/* A cached or batched range of at least total bytes, or NULL. */
+/* A cached or batched range of at least total bytes, or NULL. When neither has one, the
+ * oldest BigCache entries go to the batch (where they merge with their neighbours) before
+ * a new mapping is made: resident pages kept for a site that does not come back are better
+ * used than new pages faulted in. */
 static char *reuse(size_t total, uintptr_t site, size_t *got) {
     char *base = NULL;
     if (total >= BIGCACHE_MIN)
         base = hak_bigcache_get(total, site, got);
     if (!base)
         base = hak_batch_take(total, got);
+    if (!base && hak_bigcache_bytes() > 0 && hak_bigcache_evict(2 * total) > 0)
+        base = hak_batch_take(total, got);
+    if (!base) {
+        /* Nothing large enough: grow the largest kept range. mremap keeps its resident
+         * pages (moving them if it must, without copying); only the new tail faults. */
+        size_t have = 0;
+        char *small = hak_batch_take_largest(&have);
+        if (small) {
+            base = hak_os_remap(small, have, total);
+            if (base)
+                *got = total;
+            else if (hak_batch_add(small, have) != 0)
+                hak_os_unmap(small, have);
+        }
+    }
     return base;
 }
 

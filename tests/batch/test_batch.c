@@ -45,6 +45,17 @@ static void reset_quiet(int64_t dontneed) {
     reset(HUGE_LIMIT, HUGE_LIMIT, HUGE_LIMIT, dontneed);
 }
 
+/* A mapping that touches no other: the batch merges kept neighbours (hak_batch_add), and
+ * the kernel places consecutive mappings side by side, so each gets a one-page hole after
+ * it. */
+static void *map_apart(size_t len) {
+    size_t page = hak_os_page_size();
+    char *p = hak_os_map(len + page);
+    if (p)
+        hak_os_unmap(p + len, page);
+    return p;
+}
+
 static int is_mapped(const void *p, size_t len) {
     unsigned char vec[64];
     size_t page = hak_os_page_size();
@@ -93,7 +104,7 @@ static int all_zero(const void *p, size_t len) {
 
 HAK_TEST(Batch, AddTakeRoundTripKeepsPendingData) {
     reset_quiet(0);
-    char *p = hak_os_map(MiB);
+    char *p = map_apart(MiB);
     HAK_ASSERT(p != NULL);
     fill(p, MiB, 0x1234);
     uint64_t adds = counter("batch_add"), reuse = counter("batch_reuse");
@@ -122,7 +133,7 @@ HAK_TEST(Batch, AddTakeRoundTripKeepsPendingData) {
 
 HAK_TEST(Batch, FlushDontneedZeroesPagesAndKeepsTheRangeMapped) {
     reset_quiet(1);
-    char *p = hak_os_map(MiB);
+    char *p = map_apart(MiB);
     HAK_ASSERT(p != NULL);
     memset(p, 0xab, MiB);
     HAK_ASSERT_EQ(resident_pages(p, MiB), MiB / hak_os_page_size());
@@ -154,7 +165,7 @@ HAK_TEST(Batch, FlushDontneedZeroesPagesAndKeepsTheRangeMapped) {
 
 HAK_TEST(Batch, FlushFreeModeKeepsTheRangeMappedAndReusable) {
     reset_quiet(0);
-    char *p = hak_os_map(MiB);
+    char *p = map_apart(MiB);
     HAK_ASSERT(p != NULL);
     memset(p, 0x11, MiB);
     uint64_t madv = counter("os_madvise_free") + counter("os_madvise_free_refused");
@@ -174,29 +185,34 @@ HAK_TEST(Batch, FlushFreeModeKeepsTheRangeMappedAndReusable) {
 
 HAK_TEST(Batch, CountThresholdTriggersFlush) {
     reset(4, HUGE_LIMIT, HUGE_LIMIT, 1);
-    size_t len = 64 * KiB;
-    char *p = hak_os_map(4 * len);
-    HAK_ASSERT(p != NULL);
-    memset(p, 1, 4 * len);
+    size_t len = 64 * KiB, pages = len / hak_os_page_size();
+    char *p[4];
+    for (int k = 0; k < 4; k++) {
+        p[k] = map_apart(len); /* apart: neighbours would merge into one range */
+        HAK_ASSERT(p[k] != NULL);
+        memset(p[k], 1, len);
+    }
     uint64_t flushes = counter("batch_flush"), bytes = counter("batch_reclaimed_bytes");
     for (int k = 0; k < 3; k++)
-        HAK_ASSERT_EQ(hak_batch_add(p + k * len, len), 0);
+        HAK_ASSERT_EQ(hak_batch_add(p[k], len), 0);
     HAK_EXPECT_EQ(counter("batch_flush"), flushes);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 3 * len);
-    HAK_EXPECT_EQ(resident_pages(p, 3 * len), 3 * len / hak_os_page_size());
+    for (int k = 0; k < 3; k++)
+        HAK_EXPECT_EQ(resident_pages(p[k], len), pages);
 
-    HAK_ASSERT_EQ(hak_batch_add(p + 3 * len, len), 0); /* the 4th range */
+    HAK_ASSERT_EQ(hak_batch_add(p[3], len), 0); /* the 4th range */
     HAK_EXPECT_EQ(counter("batch_flush"), flushes + 1);
     HAK_EXPECT_EQ(counter("batch_reclaimed_bytes"), bytes + 4 * len);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 4 * len);
-    HAK_EXPECT_EQ(resident_pages(p, 4 * len), 0);
+    for (int k = 0; k < 4; k++)
+        HAK_EXPECT_EQ(resident_pages(p[k], len), 0);
     hak_batch_release_all();
 }
 
 HAK_TEST(Batch, ByteThresholdTriggersFlush) {
     reset(HUGE_LIMIT, 3 * MiB, HUGE_LIMIT, 1);
-    char *p = hak_os_map(3 * MiB);
+    char *p = map_apart(3 * MiB);
     HAK_ASSERT(p != NULL);
     uint64_t flushes = counter("batch_flush"), bytes = counter("batch_reclaimed_bytes");
     HAK_ASSERT_EQ(hak_batch_add(p, MiB), 0);
@@ -211,73 +227,101 @@ HAK_TEST(Batch, ByteThresholdTriggersFlush) {
     hak_batch_release_all();
 }
 
-HAK_TEST(Batch, TakeIsBestFitWithinTwiceTheSize) {
+HAK_TEST(Batch, TakeIsBestFitAndKeepsTheRestOfALargerRange) {
     reset_quiet(0);
     size_t lens[4] = {1 * MiB, 5 * MiB, 3 * MiB, 4 * MiB};
     char *r[4];
     for (int k = 0; k < 4; k++) {
-        r[k] = hak_os_map(lens[k]);
+        r[k] = map_apart(lens[k]);
         HAK_ASSERT(r[k] != NULL);
         HAK_ASSERT_EQ(hak_batch_add(r[k], lens[k]), 0);
     }
-    size_t got = 0;
-    size_t ask = 2 * MiB + MiB / 2; /* fits within 2x: 3, 4 and 5 MiB; best is 3 */
-    char *a = hak_batch_take(ask, &got);
+    uint64_t splits = counter("batch_split");
+    size_t got = 0, kept = hak_batch_kept_bytes();
+    /* Best fit for 2.5 MiB is the 3 MiB range; the 512 KiB left over stays kept. */
+    char *a = hak_batch_take(2 * MiB + MiB / 2, &got);
     HAK_EXPECT(a == r[2]);
-    HAK_EXPECT_EQ(got, 3 * MiB);
-    char *b = hak_batch_take(ask, &got);
+    HAK_EXPECT_EQ(got, 2 * MiB + MiB / 2);
+    HAK_EXPECT_EQ(hak_batch_kept_bytes(), kept - got);
+    HAK_EXPECT_EQ(counter("batch_split"), splits + 1);
+    /* 3 MiB: the 4 MiB range is the best fit (5 MiB is larger). */
+    char *b = hak_batch_take(3 * MiB, &got);
     HAK_EXPECT(b == r[3]);
-    HAK_EXPECT_EQ(got, 4 * MiB);
-    char *c = hak_batch_take(ask, &got);
-    HAK_EXPECT(c == r[1]); /* 5 MiB = exactly 2x */
-    HAK_EXPECT_EQ(got, 5 * MiB);
-    /* Only 1 MiB is left: too small for 2.5 MiB, and for 512 KiB it is exactly 2x. */
-    HAK_EXPECT(hak_batch_take(ask, &got) == NULL);
-    HAK_EXPECT(hak_batch_take(512 * KiB - 4096, &got) == NULL); /* 1 MiB > 2x */
-    char *d = hak_batch_take(512 * KiB, &got);
-    HAK_EXPECT(d == r[0]);
-    HAK_EXPECT_EQ(got, MiB);
-    for (int k = 0; k < 4; k++)
-        hak_os_unmap(r[k], lens[k]);
+    HAK_EXPECT_EQ(got, 3 * MiB);
+    /* The tail of a split range is a range like any other. */
+    char *c = hak_batch_take(MiB / 2, &got);
+    HAK_EXPECT(c == r[2] + 2 * MiB + MiB / 2);
+    HAK_EXPECT_EQ(got, MiB / 2);
+    /* Nothing kept is 6 MiB: no fit. */
+    HAK_EXPECT(hak_batch_take(6 * MiB, &got) == NULL);
+    HAK_EXPECT_EQ(got, 0);
+    hak_batch_release_all();
+    hak_os_unmap(a, 2 * MiB + MiB / 2);
+    hak_os_unmap(b, 3 * MiB);
+    hak_os_unmap(c, MiB / 2);
 }
 
-HAK_TEST(Batch, TakeRefusesRangesMoreThanTwiceTheSize) {
+HAK_TEST(Batch, SmallLeftoversAreNotSplitOff) {
     reset_quiet(0);
-    char *big = hak_os_map(5 * MiB);
-    HAK_ASSERT(big != NULL);
-    HAK_ASSERT_EQ(hak_batch_add(big, 5 * MiB), 0);
-    size_t got = 123;
-    HAK_EXPECT(hak_batch_take(2 * MiB, &got) == NULL); /* 5 > 4 */
+    size_t len = MiB + 128 * KiB; /* 128 KiB over: below the 256 KiB worth keeping apart */
+    char *p = map_apart(len);
+    HAK_ASSERT(p != NULL);
+    HAK_ASSERT_EQ(hak_batch_add(p, len), 0);
+    size_t got = 0;
+    HAK_EXPECT(hak_batch_take(MiB, &got) == p);
+    HAK_EXPECT_EQ(got, len);
+    HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);
+    hak_os_unmap(p, len);
+}
+
+HAK_TEST(Batch, NeighboursMergeIntoOneRange) {
+    reset_quiet(0);
+    char *p = map_apart(3 * MiB);
+    HAK_ASSERT(p != NULL);
+    uint64_t merges = counter("batch_coalesce");
+    HAK_ASSERT_EQ(hak_batch_add(p, MiB), 0);
+    HAK_ASSERT_EQ(hak_batch_add(p + 2 * MiB, MiB), 0);
+    HAK_EXPECT_EQ(counter("batch_coalesce"), merges); /* not touching yet */
+    HAK_ASSERT_EQ(hak_batch_add(p + MiB, MiB), 0);    /* joins both */
+    HAK_EXPECT_EQ(counter("batch_coalesce"), merges + 2);
+    size_t got = 0;
+    HAK_EXPECT(hak_batch_take(3 * MiB, &got) == p);
+    HAK_EXPECT_EQ(got, 3 * MiB);
+    hak_os_unmap(p, 3 * MiB);
+}
+
+HAK_TEST(Batch, TakeLargestForGrowing) {
+    reset_quiet(0);
+    char *a = map_apart(MiB), *b = map_apart(2 * MiB);
+    HAK_ASSERT(a != NULL && b != NULL);
+    HAK_ASSERT_EQ(hak_batch_add(a, MiB), 0);
+    HAK_ASSERT_EQ(hak_batch_add(b, 2 * MiB), 0);
+    size_t got = 0;
+    HAK_EXPECT(hak_batch_take_largest(&got) == b);
+    HAK_EXPECT_EQ(got, 2 * MiB);
+    HAK_EXPECT(hak_batch_take_largest(&got) == a);
+    HAK_EXPECT(hak_batch_take_largest(&got) == NULL);
     HAK_EXPECT_EQ(got, 0);
-    HAK_EXPECT(hak_batch_take(6 * MiB, &got) == NULL); /* too small */
-    HAK_EXPECT_EQ(hak_batch_kept_bytes(), 5 * MiB);
-    HAK_EXPECT(hak_batch_take(5 * MiB / 2, &got) == big);
-    hak_os_unmap(big, 5 * MiB);
-    /* One page more than twice the size: same size bin as exactly twice, still too big. */
-    size_t page = hak_os_page_size();
-    char *over = hak_os_map(4 * MiB + page);
-    HAK_ASSERT(over != NULL);
-    HAK_ASSERT_EQ(hak_batch_add(over, 4 * MiB + page), 0);
-    HAK_EXPECT(hak_batch_take(2 * MiB, &got) == NULL);
-    HAK_EXPECT(hak_batch_take(2 * MiB + page, &got) == over);
-    hak_os_unmap(over, 4 * MiB + page);
+    hak_os_unmap(a, MiB);
+    hak_os_unmap(b, 2 * MiB);
 }
 
 HAK_TEST(Batch, TakePrefersPendingRanges) {
     reset_quiet(1);
-    char *cold = hak_os_map(2 * MiB);
-    char *warm = hak_os_map(3 * MiB);
+    char *cold = map_apart(2 * MiB);
+    char *warm = map_apart(3 * MiB);
     HAK_ASSERT(cold != NULL && warm != NULL);
     HAK_ASSERT_EQ(hak_batch_add(cold, 2 * MiB), 0);
     hak_batch_flush(); /* cold is reclaimed: an exact fit, but its pages are gone */
     HAK_ASSERT_EQ(hak_batch_add(warm, 3 * MiB), 0);
     size_t got = 0;
-    HAK_EXPECT(hak_batch_take(2 * MiB, &got) == warm);
-    HAK_EXPECT_EQ(got, 3 * MiB);
+    HAK_EXPECT(hak_batch_take(2 * MiB, &got) == warm); /* split: 1 MiB stays pending */
+    HAK_EXPECT_EQ(got, 2 * MiB);
     HAK_EXPECT(hak_batch_take(2 * MiB, &got) == cold);
     HAK_EXPECT_EQ(got, 2 * MiB);
+    hak_batch_release_all();
     hak_os_unmap(cold, 2 * MiB);
-    hak_os_unmap(warm, 3 * MiB);
+    hak_os_unmap(warm, 2 * MiB);
 }
 
 HAK_TEST(Batch, CapEvictsOnlyTheColdestReclaimed) {
@@ -285,7 +329,7 @@ HAK_TEST(Batch, CapEvictsOnlyTheColdestReclaimed) {
     reset(1, HUGE_LIMIT, 3 * MiB, 1);
     char *r[4];
     for (int k = 0; k < 4; k++) {
-        r[k] = hak_os_map(MiB);
+        r[k] = map_apart(MiB);
         HAK_ASSERT(r[k] != NULL);
     }
     for (int k = 0; k < 3; k++)
@@ -319,7 +363,7 @@ HAK_TEST(Batch, CapReclaimsPendingExcessBeforeEvicting) {
     reset(HUGE_LIMIT, HUGE_LIMIT, 2 * MiB, 1);
     char *r[3];
     for (int k = 0; k < 3; k++) {
-        r[k] = hak_os_map(MiB);
+        r[k] = map_apart(MiB);
         HAK_ASSERT(r[k] != NULL);
     }
     HAK_ASSERT_EQ(hak_batch_add(r[0], MiB), 0);
@@ -340,7 +384,7 @@ HAK_TEST(Batch, CapReclaimsPendingExcessBeforeEvicting) {
 HAK_TEST(Batch, RefusesWhatItCannotKeep) {
     reset_quiet(0);
     size_t page = hak_os_page_size();
-    char *p = hak_os_map(4 * page);
+    char *p = map_apart(4 * page);
     HAK_ASSERT(p != NULL);
     uint64_t adds = counter("batch_add");
     HAK_EXPECT_EQ(hak_batch_add(p + 1, page), -1);      /* not page-aligned */
@@ -362,24 +406,27 @@ HAK_TEST(Batch, FullBookkeepingRefusesPendingAndEvictsColdest) {
     reset_quiet(1);
     size_t page = hak_os_page_size();
     size_t n = HAK_BATCH_SLOTS + 1;
-    char *p = hak_os_map(n * page);
+    /* Every other page, so no two ranges touch (touching ranges merge into one). */
+    char *p = map_apart(2 * n * page);
     HAK_ASSERT(p != NULL);
+#define NTH(k) (p + 2 * (k) * page)
     size_t kept = 0;
-    while (kept < n && hak_batch_add(p + kept * page, page) == 0)
+    while (kept < n && hak_batch_add(NTH(kept), page) == 0)
         kept++;
     /* Slot 0 is the table's "none": one fewer than the table size. */
     HAK_EXPECT_EQ(kept, HAK_BATCH_SLOTS - 1);
     HAK_EXPECT_EQ(hak_batch_kept_ranges(), HAK_BATCH_SLOTS - 1);
-    HAK_EXPECT_EQ(is_mapped(p + kept * page, page), 1); /* refused: still the caller's */
+    HAK_EXPECT_EQ(is_mapped(NTH(kept), page), 1); /* refused: still the caller's */
     /* Once reclaimed, the coldest range may make room for a new one. */
     hak_batch_flush();
-    HAK_EXPECT_EQ(hak_batch_add(p + kept * page, page), 0);
-    HAK_EXPECT_EQ(is_mapped(p, page), 0);
-    HAK_EXPECT_EQ(is_mapped(p + page, page), 1);
+    HAK_EXPECT_EQ(hak_batch_add(NTH(kept), page), 0);
+    HAK_EXPECT_EQ(is_mapped(NTH(0), page), 0);
+    HAK_EXPECT_EQ(is_mapped(NTH(1), page), 1);
     HAK_EXPECT_EQ(hak_batch_kept_ranges(), HAK_BATCH_SLOTS - 1);
     HAK_EXPECT_EQ(hak_batch_release_all(), (HAK_BATCH_SLOTS - 1) * page);
     HAK_EXPECT_EQ(hak_batch_kept_ranges(), 0);
-    hak_os_unmap(p + (kept + 1) * page, (n - kept - 1) * page);
+    hak_os_unmap(p, 2 * n * page); /* the holes, the range never added, and what was unmapped */
+#undef NTH
 }
 
 /* ---- threads ------------------------------------------------------------------------- */
@@ -409,10 +456,11 @@ static void *batch_worker(void *arg) {
         }
         size_t size = sizes[(seed >> 40) % 4], got = 0;
         char *q = hak_batch_take(size, &got);
-        if (q && (got < size || got > 2 * size))
+        /* A larger range is split unless under 256 KiB would be left over. */
+        if (q && (got < size || got >= size + 256 * KiB))
             atomic_fetch_add(&thread_failures, 1);
         if (!q) {
-            q = hak_os_map(size);
+            q = map_apart(size);
             got = size;
         }
         if (!q) {
@@ -458,11 +506,12 @@ HAK_TEST(Batch, ConcurrentAddTakeNeverSharesARange) {
 static int child_work(void) {
     alarm(20); /* a lock left held would hang the child: die instead */
     reset(2, HUGE_LIMIT, HUGE_LIMIT, 1);
-    char *p = hak_os_map(2 * MiB);
-    if (!p)
+    char *p = map_apart(MiB), *p2 = map_apart(MiB); /* apart: two ranges, not one */
+    if (!p || !p2)
         return 2;
-    memset(p, 7, 2 * MiB);
-    if (hak_batch_add(p, MiB) != 0 || hak_batch_add(p + MiB, MiB) != 0)
+    memset(p, 7, MiB);
+    memset(p2, 7, MiB);
+    if (hak_batch_add(p, MiB) != 0 || hak_batch_add(p2, MiB) != 0)
         return 3;
     if (hak_batch_pending_bytes() != 0) /* the 2-range threshold flushed */
         return 4;
@@ -481,7 +530,7 @@ static int handlers_work(void) {
     alarm(20);
     hak_component_batch.fork_prepare();
     hak_component_batch.fork_child();
-    char *p = hak_os_map(MiB);
+    char *p = map_apart(MiB);
     if (!p || hak_batch_add(p, MiB) != 0)
         return 2;
     hak_component_batch.fork_prepare();
@@ -515,7 +564,7 @@ static void *hammer(void *arg) {
         size_t got;
         char *q = hak_batch_take(len, &got);
         if (!q) {
-            q = hak_os_map(len);
+            q = map_apart(len);
             got = len;
         }
         if (q && hak_batch_add(q, got) != 0)
@@ -548,7 +597,7 @@ HAK_TEST(Batch, ChildOfThreadedParentCanUseTheBatch) {
     pthread_join(t, NULL);
     HAK_EXPECT_EQ(bad, 0);
     /* And the parent goes on. */
-    char *p = hak_os_map(MiB);
+    char *p = map_apart(MiB);
     HAK_ASSERT(p != NULL);
     HAK_EXPECT_EQ(hak_batch_add(p, MiB), 0);
     hak_batch_release_all();
