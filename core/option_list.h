@@ -56,6 +56,8 @@
     X(NUMA_MODE, "numa.mode", ENUM, "auto", "auto|off|local|interleave", 0, 0, 1,              \
       "HAKMEM_NUMA_MODE", NULL,                                                               \
       "NUMA placement of SuperSlabs and large mappings (auto: local on several nodes, else off)")\
+    X(ELO_FIXED_ARM, "elo.fixed_arm", INT, "-1", NULL, -1, 23, 1, "HAKMEM_ELO_FIXED_ARM", NULL, \
+      "elo policy: run this arm only, no learning (-1: learn); for comparing arms")           \
     X(TINY_ENABLED, "tiny.enabled", BOOL, "1", NULL, 0, 1, 0, "HAKMEM_TINY_ENABLED", NULL,    \
       "serve small requests from tiny (0 sends every request to the large path)")            \
     X(TINY_USE_SUPERSLAB, "tiny.use_superslab", BOOL, "1", NULL, 0, 1, 0,                     \

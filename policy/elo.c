@@ -44,7 +44,7 @@ void hak_elo_init(hak_elo_state *s, const hak_elo_params *p) {
         }
     }
     s->active = HAK_ELO_ARMS;
-    s->opponent = -1;
+    s->previous = -1;
     /* Start with a random arm: nothing is known yet. */
     s->current = (unsigned)(next_random(s) % HAK_ELO_ARMS);
 }
@@ -57,9 +57,8 @@ unsigned hak_elo_leader(const hak_elo_state *s) {
     return best == HAK_ELO_ARMS ? 0 : best;
 }
 
-static void play(hak_elo_state *s, unsigned a, unsigned b) {
+static void play(hak_elo_state *s, unsigned a, double ca, unsigned b, double cb) {
     hak_elo_arm *A = &s->arms[a], *B = &s->arms[b];
-    double ca = A->last_cost, cb = B->last_cost;
     double scale = ca > cb ? ca : cb;
     double score; /* A's result */
     if (scale <= 0 || fabs(ca - cb) <= s->p.draw_margin * scale) {
@@ -115,14 +114,11 @@ unsigned hak_elo_close_epoch(hak_elo_state *s, double cost) {
     cur->last_cost = cost;
     cur->samples++;
     s->epochs++;
-    /* A match against the last other arm that ran (the leader, exploited epoch after
-     * epoch, keeps being measured against the latest challenger). */
-    if (s->opponent >= 0 && s->arms[s->opponent].active)
-        play(s, s->current, (unsigned)s->opponent);
+    if (s->previous >= 0 && (unsigned)s->previous != s->current)
+        play(s, s->current, cost, (unsigned)s->previous, s->previous_cost);
     drop_loser(s);
-    unsigned next = pick_next(s);
-    if (next != s->current)
-        s->opponent = (int)s->current;
-    s->current = next;
-    return next;
+    s->previous = (int)s->current;
+    s->previous_cost = cost;
+    s->current = pick_next(s);
+    return s->current;
 }

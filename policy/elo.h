@@ -41,7 +41,8 @@ typedef struct hak_elo_state {
     hak_elo_params p;
     hak_elo_arm arms[HAK_ELO_ARMS];
     unsigned current;   /* arm being run */
-    int opponent;       /* the most recent epoch's arm other than current, -1 at start */
+    int previous;       /* arm of the previous epoch, -1 at start */
+    double previous_cost;
     uint64_t rng;
     unsigned epochs;
     unsigned active;
@@ -54,8 +55,9 @@ double hak_elo_update(double rating, double k, double score, double expected);
 
 void     hak_elo_init(hak_elo_state *s, const hak_elo_params *p);
 /* Closes the epoch of the current arm with its cost (lower is better): plays it against the
- * previous epoch's arm, drops a loser when due, and picks the next arm (epsilon-greedy).
- * Returns the next arm. */
+ * arm of the epoch just before, when that was another arm (two consecutive epochs see the
+ * same phase of the program: a fair match), drops a loser when due, and picks the next arm
+ * (epsilon-greedy). Returns the next arm. */
 unsigned hak_elo_close_epoch(hak_elo_state *s, double cost);
 /* Best-rated active arm. */
 unsigned hak_elo_leader(const hak_elo_state *s);

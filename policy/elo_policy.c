@@ -9,7 +9,8 @@
  *
  * An epoch's cost: w_cpu * CPU-ns per allocation + w_faults * page faults per allocation
  * + w_mem * RSS, each divided by its running mean over all epochs so that the units and the
- * epoch lengths cancel out. */
+ * epoch lengths cancel out. After a switch of arm, the first quarter of the epoch is not
+ * measured: it pays for the previous arm's leftovers (its cached memory, its faults). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -33,6 +34,7 @@ static int engine_ready;
 /* The current arm as one word: threshold | (backend == mmap), read on every allocation. */
 static _Atomic uint64_t route;
 static atomic_uint epoch_allocs;
+static int measuring; /* 0 while the epoch settles after a switch (under engine_lock) */
 static HAK_TLS unsigned tick;
 
 typedef struct sample {
@@ -115,22 +117,48 @@ static void close_epoch_locked(unsigned allocs) {
     double cost = (double)hak_option(HAK_OPT_ELO_W_CPU) * cpu +
                   (double)hak_option(HAK_OPT_ELO_W_FAULTS) * flt +
                   (double)hak_option(HAK_OPT_ELO_W_MEM) * mem;
+    unsigned prev = engine.current;
     unsigned next = hak_elo_close_epoch(&engine, cost);
     atomic_store_explicit(&route, pack(&engine.arms[next]), memory_order_release);
+    measuring = next == prev; /* a new arm settles first */
     epoch_start = measure();
     epoch_start_ms = now_ms();
 }
 
+/* elo.fixed_arm >= 0: that arm's route, no epochs (benchmarks compare the fixed arms). */
+static int apply_fixed_arm(void) {
+    int64_t fixed = hak_option(HAK_OPT_ELO_FIXED_ARM);
+    if (fixed < 0)
+        return 0;
+    uint64_t r = pack(&engine.arms[fixed]);
+    if (atomic_load_explicit(&route, memory_order_relaxed) != r)
+        atomic_store_explicit(&route, r, memory_order_relaxed);
+    return 1;
+}
+
 static HAK_NOINLINE void elo_tick(void) {
     tick = 0;
+    if (apply_fixed_arm())
+        return;
     unsigned n = atomic_fetch_add_explicit(&epoch_allocs, TICK, memory_order_relaxed) + TICK;
     unsigned len = (unsigned)hak_option(HAK_OPT_ELO_EPOCH_ALLOCS);
     int64_t ms = hak_option(HAK_OPT_ELO_EPOCH_MS);
-    int due = n >= len || (ms > 0 && now_ms() - epoch_start_ms >= (uint64_t)ms);
+    unsigned settle = len / 4;
+    int due = n >= len || n >= settle ||
+              (ms > 0 && now_ms() - epoch_start_ms >= (uint64_t)ms);
     if (!due || !hak_lock_try(&engine_lock))
         return; /* someone else is closing it: never wait */
-    unsigned allocs = atomic_exchange(&epoch_allocs, 0);
-    close_epoch_locked(allocs);
+    if (!measuring) {
+        if (atomic_load(&epoch_allocs) >= settle) {
+            atomic_store(&epoch_allocs, 0);
+            epoch_start = measure();
+            epoch_start_ms = now_ms();
+            measuring = 1;
+        }
+    } else if (atomic_load(&epoch_allocs) >= len ||
+               (ms > 0 && now_ms() - epoch_start_ms >= (uint64_t)ms)) {
+        close_epoch_locked(atomic_exchange(&epoch_allocs, 0));
+    }
     hak_lock_release(&engine_lock);
 }
 
@@ -149,7 +177,9 @@ static void elo_on_select(void *ctx) {
     (void)ctx;
     hak_lock_acquire(&engine_lock);
     ensure_engine_locked();
+    apply_fixed_arm();
     atomic_store(&epoch_allocs, 0);
+    measuring = 0;
     epoch_start = measure();
     epoch_start_ms = now_ms();
     hak_lock_release(&engine_lock);
