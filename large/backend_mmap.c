@@ -101,8 +101,10 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
      * (no copy); shrinking gives the tail back. */
     char *base = hak_os_remap(old_base, old_total, total);
     if (!base) {
+        /* mremap refuses a range that spans two mappings (a block carved from ranges the
+         * batch merged): the front door allocates, copies and frees instead. */
         hak_map_block_insert(&h->node);
-        errno = ENOMEM;
+        errno = EAGAIN;
         return NULL;
     }
     hak_large_hdr_init(base + off, base, total, HAK_BACKEND_MMAP, site);

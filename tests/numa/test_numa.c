@@ -50,8 +50,16 @@ static void free_all(void **keep, size_t n) {
 #define EXPECT_POLICY(p, want) HAK_EXPECT_EQ(policy_of(p), MPOL_DEFAULT) /* built without */
 #endif
 
+/* Nothing cached: every large block below comes from a new mapping. */
+static void caches_off(int off) {
+    HAK_EXPECT_EQ(hak_config_set("bigcache.max_bytes", off ? "0" : "64M"), 0);
+    HAK_EXPECT_EQ(hak_config_set("batch.max_bytes", off ? "0" : "1G"), 0);
+    HAK_EXPECT_EQ(hak_config_set("large.flush", "1"), 0);
+}
+
 HAK_TEST(Numa, ModesApplyToNewMappings) {
     static void *keep[1024];
+    caches_off(1);
     const struct {
         const char *mode;
         int policy;
@@ -71,6 +79,7 @@ HAK_TEST(Numa, ModesApplyToNewMappings) {
         hak_free(big);
         free_all(keep, 1024);
     }
+    caches_off(0);
     HAK_EXPECT_EQ(hak_config_set("numa.mode", "auto"), 0);
     HAK_EXPECT_EQ(hak_config_set("large.policy", "malloc"), 0);
 }

@@ -1,0 +1,89 @@
+/* Helpers shared by the hakmem tests (library hak_test_util, built in tests/core/):
+ * running programs and forked children with captured output and a hang guard, fill
+ * patterns for integrity checks, counter and RSS readers.
+ *
+ * The test binaries link hakmem statically and call hak_*; their own malloc is the C
+ * library's, so these helpers may use it freely. */
+#ifndef HAKMEM_TESTS_CORE_TEST_UTIL_H
+#define HAKMEM_TESTS_CORE_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a child process did. out/err are NUL-terminated (may hold NULs before). */
+typedef struct hak_proc {
+    int started;   /* 0: fork/exec failed (exec failure exits 127) */
+    int exited;    /* exited normally: code in exit_code */
+    int exit_code;
+    int signaled;  /* killed by a signal: number in signo */
+    int signo;
+    int timed_out; /* the hang guard killed it */
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+} hak_proc;
+
+/* Runs argv[0] (an absolute path or a name looked up in PATH) with posix_spawn (no atfork
+ * handlers run in the test binary), with the test's environment minus every HAKMEM_*,
+ * HAKO_HAKMEM_* and LD_PRELOAD variable, plus env_add ("K=V" strings, NULL-terminated, may
+ * be NULL). cwd may be NULL. stdin is /dev/null. The hang guard kills the child after
+ * timeout_s seconds (not a timing assertion: a hang is a failure).
+ * Returns 0 when the child ran (see *p), -1 if it could not be started. */
+int hak_run(const char *const argv[], const char *const env_add[], const char *cwd,
+            int timeout_s, hak_proc *p);
+
+/* Forks; the child redirects stdout/stderr into pipes, runs fn(arg) and _exit()s with its
+ * return value (exit_after_fn=1 calls exit() instead, so atexit/destructors run). */
+int hak_fork_run(int (*fn)(void *), void *arg, int exit_after_fn, int timeout_s, hak_proc *p);
+
+void hak_proc_free(hak_proc *p);
+
+/* Describes *p in buf for failure notes ("exit 0", "signal 6", "timeout"). */
+const char *hak_proc_describe(const hak_proc *p, char *buf, size_t len);
+
+/* Number of '\n'-terminated lines (plus a last unterminated one) in s. */
+size_t hak_count_lines(const char *s, size_t len);
+
+/* Full path of an executable found in PATH, or NULL. The result is malloc'ed: free it. */
+char *hak_which(const char *name);
+
+/* Pattern fill / check: every byte depends on seed and its offset. check returns 1 when
+ * intact. */
+void hak_fill(void *p, size_t n, uint64_t seed);
+int  hak_check(const void *p, size_t n, uint64_t seed);
+/* 1 when all n bytes equal c. */
+int  hak_all_bytes(const void *p, size_t n, unsigned char c);
+
+/* hak_counter_get or UINT64_MAX when the counter does not exist. */
+uint64_t hak_ctr(const char *name);
+
+/* Resident bytes of this process (/proc/self/statm), 0 on error. */
+size_t hak_rss_bytes(void);
+
+/* Makes a fresh directory under TMPDIR (or /tmp); malloc'ed path. rm -rf with hak_rmtree. */
+char *hak_mkdtemp(const char *tag);
+void  hak_rmtree(const char *path);
+
+/* Writes len bytes to path; 0 ok. */
+int hak_write_file(const char *path, const void *data, size_t len);
+/* Reads a whole file (malloc'ed, NUL-terminated) or NULL. */
+char *hak_read_file(const char *path, size_t *len);
+
+/* A small deterministic PRNG for tests. */
+static inline uint64_t hak_rand_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,550 @@
+/* Real programs under LD_PRELOAD=libhakmem.so: the same program runs once without and once
+ * with the preload; both must exit 0 and print byte-identical stdout. The preloaded run
+ * also has HAKMEM_STATS=1, and its stderr must show hakmem's exit report (proof that hakmem
+ * really served the program). A program that is not installed is skipped. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/test_util.h"
+#include "hakmem/hakmem.h"
+#include "shim/hak_test.h"
+
+#define SO HAKMEM_TEST_SO
+#define HANG_GUARD_S 240
+
+/* Environment for both runs plus LD_PRELOAD and HAKMEM_STATS for the preloaded one. */
+static const char **env_with(const char *const base[], int preload, const char *const extra[]) {
+    static const char *buf[64];
+    size_t k = 0;
+    for (size_t i = 0; base && base[i] && k < 40; i++)
+        buf[k++] = base[i];
+    if (preload) {
+        buf[k++] = "LD_PRELOAD=" SO;
+        buf[k++] = "HAKMEM_STATS=1";
+    }
+    for (size_t i = 0; extra && extra[i] && k < 62; i++)
+        buf[k++] = extra[i];
+    buf[k] = NULL;
+    return buf;
+}
+
+static int ran_ok(const hak_proc *p, const char *label) {
+    char what[64];
+    if (p->started && p->exited && p->exit_code == 0)
+        return 1;
+    hak_test_note("%s: %s; stderr: %.800s", label, hak_proc_describe(p, what, sizeof what),
+                  p->err ? p->err : "");
+    return 0;
+}
+
+static int same_output(const hak_proc *a, const hak_proc *b, const char *label) {
+    if (a->out_len == b->out_len && memcmp(a->out, b->out, a->out_len) == 0)
+        return 1;
+    size_t i = 0;
+    while (i < a->out_len && i < b->out_len && a->out[i] == b->out[i])
+        i++;
+    hak_test_note("%s: stdout differs at byte %zu (lengths %zu and %zu): plain '%.80s' vs "
+                  "preload '%.80s'",
+                  label, i, a->out_len, b->out_len, a->out + (i < a->out_len ? i : a->out_len),
+                  b->out + (i < b->out_len ? i : b->out_len));
+    return 0;
+}
+
+/* stdout length of the last plain run of compare_runs (programs that must print check it). */
+static size_t last_out_len;
+
+/* Runs argv without and with the preload (in cwd_plain / cwd_pre); asserts both exit 0 with
+ * identical stdout and that hakmem's exit report is on the preloaded run's stderr. Returns 1
+ * when all of that held. */
+static int compare_runs(const char *label, const char *const argv[], const char *const env[],
+                        const char *cwd_plain, const char *cwd_pre) {
+    hak_proc plain, pre;
+    int ok = 1;
+    if (hak_run(argv, env_with(env, 0, NULL), cwd_plain, HANG_GUARD_S, &plain) != 0) {
+        hak_test_note("%s: cannot start %s", label, argv[0]);
+        HAK_EXPECT(0);
+        return 0;
+    }
+    if (hak_run(argv, env_with(env, 1, NULL), cwd_pre, HANG_GUARD_S, &pre) != 0) {
+        hak_proc_free(&plain);
+        HAK_EXPECT(0);
+        return 0;
+    }
+    char l1[160], l2[160];
+    snprintf(l1, sizeof l1, "%s (plain)", label);
+    snprintf(l2, sizeof l2, "%s (LD_PRELOAD)", label);
+    int plain_ok = ran_ok(&plain, l1);
+    int pre_ok = ran_ok(&pre, l2);
+    int same = same_output(&plain, &pre, label);
+    int report = strstr(pre.err, "hakmem") != NULL;
+    if (!report)
+        hak_test_note("%s: no hakmem report on the preloaded stderr", label);
+    HAK_EXPECT(plain_ok);
+    HAK_EXPECT(pre_ok);
+    HAK_EXPECT(same);
+    HAK_EXPECT(report);
+    ok = plain_ok && pre_ok && same && report;
+    last_out_len = plain.out_len;
+    hak_proc_free(&plain);
+    hak_proc_free(&pre);
+    return ok;
+}
+
+static char *need_program(const char *name) {
+    return hak_which(name);
+}
+
+static int so_exists(void) {
+    return access(SO, R_OK) == 0;
+}
+
+/* ---- python ---------------------------------------------------------------------------- */
+
+static void python_case(const char *pymalloc) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    if (access("/usr/bin/python3", X_OK) != 0)
+        HAK_SKIP("/usr/bin/python3 not installed");
+    const char *argv[] = {"/usr/bin/python3", "-I", HAKMEM_TEST_SRC_DIR "/alloc_heavy.py", NULL};
+    char mallocvar[64];
+    snprintf(mallocvar, sizeof mallocvar, "PYTHONMALLOC=%s", pymalloc);
+    const char *env[] = {"PYTHONHASHSEED=0", mallocvar, NULL};
+    compare_runs("python3 alloc_heavy.py", argv, env, NULL, NULL);
+    HAK_EXPECT(last_out_len > 0);
+}
+
+HAK_TEST(Preload, PythonAllocHeavyScript) {
+    python_case("pymalloc");
+}
+
+/* Every Python object through malloc/free, not only the big ones. */
+HAK_TEST(Preload, PythonAllocHeavyScriptMallocOnly) {
+    python_case("malloc");
+}
+
+HAK_TEST(Preload, PythonUnderMmapLargePolicy) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    if (access("/usr/bin/python3", X_OK) != 0)
+        HAK_SKIP("/usr/bin/python3 not installed");
+    const char *argv[] = {"/usr/bin/python3", "-I", HAKMEM_TEST_SRC_DIR "/alloc_heavy.py", NULL};
+    const char *env[] = {"PYTHONHASHSEED=0", "PYTHONMALLOC=malloc", "HAKMEM_LARGE_POLICY=mmap",
+                         NULL};
+    compare_runs("python3 (large.policy=mmap)", argv, env, NULL, NULL);
+}
+
+/* ---- git ------------------------------------------------------------------------------- */
+
+static const char *git_env_for(const char *home) {
+    static char buf[1100];
+    snprintf(buf, sizeof buf, "HOME=%s", home);
+    return buf;
+}
+
+/* Writes the files of commit i into dir (same content in both repositories). */
+static int git_write_tree(const char *dir, int i) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/file%d.txt", dir, i % 7);
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return -1;
+    for (int k = 0; k < 200 + i * 10; k++)
+        fprintf(f, "commit %d line %d %08x\n", i, k, (unsigned)(k * 2654435761u + (unsigned)i));
+    fclose(f);
+    if (i % 5 == 0) {
+        snprintf(path, sizeof path, "%s/dir%d", dir, i);
+        mkdir(path, 0755);
+        snprintf(path, sizeof path, "%s/dir%d/nested.c", dir, i);
+        f = fopen(path, "w");
+        if (!f)
+            return -1;
+        fprintf(f, "int f%d(void) { return %d; }\n", i, i * i);
+        fclose(f);
+    }
+    return 0;
+}
+
+HAK_TEST(Preload, GitCommitsLogStatus) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    char *git = need_program("git");
+    if (!git)
+        HAK_SKIP("git not installed");
+    char *root = hak_mkdtemp("git");
+    HAK_ASSERT(root != NULL);
+    char plain[1024], pre[1024], home[1024];
+    snprintf(plain, sizeof plain, "%s/plain", root);
+    snprintf(pre, sizeof pre, "%s/pre", root);
+    snprintf(home, sizeof home, "%s/home", root);
+    HAK_ASSERT(mkdir(plain, 0755) == 0 && mkdir(pre, 0755) == 0 && mkdir(home, 0755) == 0);
+    /* Fixed identities and dates: both repositories get the same commit ids. */
+    const char *env[] = {git_env_for(home),
+                         "GIT_CONFIG_NOSYSTEM=1",
+                         "GIT_AUTHOR_NAME=Hak Test",
+                         "GIT_AUTHOR_EMAIL=hak@example.com",
+                         "GIT_COMMITTER_NAME=Hak Test",
+                         "GIT_COMMITTER_EMAIL=hak@example.com",
+                         "GIT_AUTHOR_DATE=2024-01-01T00:00:00Z",
+                         "GIT_COMMITTER_DATE=2024-01-01T00:00:00Z",
+                         "GIT_PAGER=cat",
+                         "PAGER=cat",
+                         "LC_ALL=C",
+                         "TZ=UTC",
+                         NULL};
+    int ok = 1;
+    /* init prints the repository's path: run it, do not compare it. */
+    const char *init[] = {git, "init", "-q", "-b", "main", ".", NULL};
+    hak_proc i1, i2;
+    HAK_ASSERT_EQ(hak_run(init, env_with(env, 0, NULL), plain, HANG_GUARD_S, &i1), 0);
+    HAK_ASSERT_EQ(hak_run(init, env_with(env, 1, NULL), pre, HANG_GUARD_S, &i2), 0);
+    HAK_ASSERT(ran_ok(&i1, "git init (plain)"));
+    HAK_ASSERT(ran_ok(&i2, "git init (LD_PRELOAD)"));
+    hak_proc_free(&i1);
+    hak_proc_free(&i2);
+    for (int i = 0; i < 25 && ok; i++) {
+        HAK_ASSERT_EQ(git_write_tree(plain, i), 0);
+        HAK_ASSERT_EQ(git_write_tree(pre, i), 0);
+        const char *add[] = {git, "add", "-A", NULL};
+        hak_proc a, b;
+        HAK_ASSERT_EQ(hak_run(add, env_with(env, 0, NULL), plain, HANG_GUARD_S, &a), 0);
+        HAK_ASSERT_EQ(hak_run(add, env_with(env, 1, NULL), pre, HANG_GUARD_S, &b), 0);
+        HAK_EXPECT(ran_ok(&a, "git add (plain)"));
+        HAK_EXPECT(ran_ok(&b, "git add (LD_PRELOAD)"));
+        ok &= ran_ok(&a, "git add") && ran_ok(&b, "git add");
+        hak_proc_free(&a);
+        hak_proc_free(&b);
+        char msg[64];
+        snprintf(msg, sizeof msg, "commit number %d", i);
+        const char *commit[] = {git, "commit", "-m", msg, NULL};
+        ok &= compare_runs("git commit", commit, env, plain, pre);
+    }
+    const char *log[] = {git, "log", "--oneline", "-n", "50", NULL};
+    ok &= compare_runs("git log --oneline -n 50", log, env, plain, pre);
+    HAK_EXPECT(last_out_len > 0);
+    const char *stat[] = {git, "log", "--stat", "-n", "10", NULL};
+    ok &= compare_runs("git log --stat", stat, env, plain, pre);
+    const char *diff[] = {git, "diff", "HEAD~7", "HEAD", NULL};
+    ok &= compare_runs("git diff", diff, env, plain, pre);
+    /* An untracked and a modified file for status. */
+    git_write_tree(plain, 99);
+    git_write_tree(pre, 99);
+    const char *status[] = {git, "status", NULL};
+    ok &= compare_runs("git status", status, env, plain, pre);
+    const char *porcelain[] = {git, "status", "--porcelain", NULL};
+    ok &= compare_runs("git status --porcelain", porcelain, env, plain, pre);
+    const char *fsck[] = {git, "fsck", "--no-progress", NULL};
+    hak_proc f;
+    HAK_ASSERT_EQ(hak_run(fsck, env_with(env, 1, NULL), pre, HANG_GUARD_S, &f), 0);
+    HAK_EXPECT(ran_ok(&f, "git fsck (LD_PRELOAD)"));
+    hak_proc_free(&f);
+    HAK_EXPECT(ok);
+    hak_rmtree(root);
+    free(root);
+    free(git);
+}
+
+/* ---- perl ------------------------------------------------------------------------------ */
+
+HAK_TEST(Preload, PerlHashHeavyOneLiner) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    char *perl = need_program("perl");
+    if (!perl)
+        HAK_SKIP("perl not installed");
+    const char *script =
+        "my %h; for my $i (1..300000) { $h{\"key$i\"} = [$i, \"v\" x ($i % 50)]; } "
+        "delete $h{\"key$_\"} for grep { $_ % 3 == 0 } 1..300000; "
+        "my $s = 0; $s += $h{$_}[0] + length($h{$_}[1]) for sort keys %h; "
+        "my @w = map { join '', reverse split //, $_ } sort keys %h; "
+        "my %c; $c{substr($_, 0, 2)}++ for @w; "
+        "print scalar(keys %h), \" $s \", join(',', map {\"$_=$c{$_}\"} sort keys %c), \"\\n\";";
+    const char *argv[] = {perl, "-e", script, NULL};
+    const char *env[] = {"PERL_HASH_SEED=0", "PERL_PERTURB_KEYS=0", "LC_ALL=C", NULL};
+    compare_runs("perl hash one-liner", argv, env, NULL, NULL);
+    HAK_EXPECT(last_out_len > 0);
+    free(perl);
+}
+
+/* ---- sort ------------------------------------------------------------------------------ */
+
+HAK_TEST(Preload, SortLargeFile) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    char *sort = need_program("sort");
+    if (!sort)
+        HAK_SKIP("sort not installed");
+    char *dir = hak_mkdtemp("sort");
+    HAK_ASSERT(dir != NULL);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/input.txt", dir);
+    FILE *f = fopen(path, "w");
+    HAK_ASSERT(f != NULL);
+    uint64_t rng = 2024;
+    size_t bytes = 0;
+    while (bytes < (6u << 20)) { /* 6 MiB of lines of random words */
+        int words = 1 + (int)(hak_rand_next(&rng) % 8);
+        for (int w = 0; w < words; w++) {
+            int len = 1 + (int)(hak_rand_next(&rng) % 12);
+            for (int c = 0; c < len; c++)
+                fputc('a' + (int)(hak_rand_next(&rng) % 26), f);
+            fputc(w + 1 < words ? ' ' : '\n', f);
+            bytes += (size_t)len + 1;
+        }
+    }
+    fclose(f);
+    const char *env[] = {"LC_ALL=C", NULL};
+    const char *argv[] = {sort, path, NULL};
+    compare_runs("sort 6 MiB", argv, env, NULL, NULL);
+    HAK_EXPECT(last_out_len >= bytes);
+    const char *argv2[] = {sort, "-r", "-k2", "--parallel=2", "-S", "1M", path, NULL};
+    compare_runs("sort -r -k2 --parallel=2 -S 1M", argv2, env, NULL, NULL);
+    const char *argv3[] = {sort, "-u", "-f", path, NULL};
+    compare_runs("sort -u -f", argv3, env, NULL, NULL);
+    hak_rmtree(dir);
+    free(dir);
+    free(sort);
+}
+
+/* ---- cmake ----------------------------------------------------------------------------- */
+
+HAK_TEST(Preload, CmakeVersionAndConfigure) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    char *cmake = need_program("cmake");
+    if (!cmake)
+        HAK_SKIP("cmake not installed");
+    const char *ver[] = {cmake, "--version", NULL};
+    compare_runs("cmake --version", ver, NULL, NULL, NULL);
+    HAK_EXPECT(last_out_len > 0);
+
+    char *dir = hak_mkdtemp("cmake");
+    HAK_ASSERT(dir != NULL);
+    char src[4200], b1[4200], b2[4200], path[4300];
+    snprintf(src, sizeof src, "%s/src", dir);
+    snprintf(b1, sizeof b1, "%s/build-plain", dir);
+    snprintf(b2, sizeof b2, "%s/build-pre", dir);
+    HAK_ASSERT(mkdir(src, 0755) == 0);
+    const char *lists =
+        "cmake_minimum_required(VERSION 3.13)\n"
+        "project(haktiny NONE)\n"
+        "set(items \"\")\n"
+        "foreach(i RANGE 1 3000)\n"
+        "  math(EXPR v \"(${i} * 7919) % 10007\")\n"
+        "  list(APPEND items \"item-${v}\")\n"
+        "endforeach()\n"
+        "list(SORT items)\n"
+        "list(REMOVE_DUPLICATES items)\n"
+        "list(LENGTH items count)\n"
+        "string(JOIN \",\" joined ${items})\n"
+        "string(SHA256 digest \"${joined}\")\n"
+        "string(REGEX REPLACE \"item-([0-9])\" \"x\\\\1\" replaced \"${joined}\")\n"
+        "string(LENGTH \"${replaced}\" rlen)\n"
+        "set(GREETING \"hello from hakmem\")\n"
+        "configure_file(${CMAKE_SOURCE_DIR}/gen.txt.in ${CMAKE_BINARY_DIR}/gen.txt @ONLY)\n";
+    const char *tmpl = "count=@count@\ndigest=@digest@\nrlen=@rlen@\ngreeting=@GREETING@\n";
+    snprintf(path, sizeof path, "%s/CMakeLists.txt", src);
+    HAK_ASSERT_EQ(hak_write_file(path, lists, strlen(lists)), 0);
+    snprintf(path, sizeof path, "%s/gen.txt.in", src);
+    HAK_ASSERT_EQ(hak_write_file(path, tmpl, strlen(tmpl)), 0);
+
+    const char *c1[] = {cmake, "-S", src, "-B", b1, NULL};
+    const char *c2[] = {cmake, "-S", src, "-B", b2, NULL};
+    hak_proc a, b;
+    HAK_ASSERT_EQ(hak_run(c1, env_with(NULL, 0, NULL), NULL, HANG_GUARD_S, &a), 0);
+    HAK_ASSERT_EQ(hak_run(c2, env_with(NULL, 1, NULL), NULL, HANG_GUARD_S, &b), 0);
+    HAK_EXPECT(ran_ok(&a, "cmake configure (plain)"));
+    HAK_EXPECT(ran_ok(&b, "cmake configure (LD_PRELOAD)"));
+    HAK_EXPECT(strstr(b.err, "hakmem") != NULL);
+    hak_proc_free(&a);
+    hak_proc_free(&b);
+    size_t n1 = 0, n2 = 0;
+    snprintf(path, sizeof path, "%s/gen.txt", b1);
+    char *g1 = hak_read_file(path, &n1);
+    snprintf(path, sizeof path, "%s/gen.txt", b2);
+    char *g2 = hak_read_file(path, &n2);
+    HAK_EXPECT(g1 != NULL);
+    HAK_EXPECT(g2 != NULL);
+    if (g1 && g2) {
+        HAK_EXPECT(n1 == n2 && memcmp(g1, g2, n1) == 0);
+        HAK_EXPECT(strstr(g1, "greeting=hello from hakmem") != NULL);
+        HAK_EXPECT(strstr(g1, "count=") != NULL);
+    }
+    free(g1);
+    free(g2);
+    hak_rmtree(dir);
+    free(dir);
+    free(cmake);
+}
+
+/* ---- gcc ------------------------------------------------------------------------------- */
+
+HAK_TEST(Preload, GccCompilesProgram) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    char *gcc = need_program("gcc");
+    if (!gcc)
+        HAK_SKIP("gcc not installed");
+    char *dir = hak_mkdtemp("gcc");
+    HAK_ASSERT(dir != NULL);
+    const char *prog =
+        "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+        "static int cmp(const void *a, const void *b) {\n"
+        "  return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);\n"
+        "}\n"
+        "int main(void) {\n"
+        "  enum { N = 100000 };\n"
+        "  int *v = malloc(N * sizeof *v);\n"
+        "  unsigned x = 12345; long sum = 0;\n"
+        "  for (int i = 0; i < N; i++) { x = x * 1103515245u + 12345u; v[i] = (int)(x >> 8); }\n"
+        "  qsort(v, N, sizeof *v, cmp);\n"
+        "  for (int i = 0; i < N; i += 997) sum += v[i] % 1000;\n"
+        "  char *s = strdup(\"compiled under hakmem\");\n"
+        "  printf(\"%s %ld %d %d\\n\", s, sum, v[0], v[N - 1]);\n"
+        "  free(s); free(v);\n"
+        "  return 0;\n"
+        "}\n";
+    char src[4200], exe1[4200], exe2[4200], asm1[4200], asm2[4200];
+    snprintf(src, sizeof src, "%s/prog.c", dir);
+    snprintf(exe1, sizeof exe1, "%s/prog-plain", dir);
+    snprintf(exe2, sizeof exe2, "%s/prog-pre", dir);
+    snprintf(asm1, sizeof asm1, "%s/prog-plain.s", dir);
+    snprintf(asm2, sizeof asm2, "%s/prog-pre.s", dir);
+    HAK_ASSERT_EQ(hak_write_file(src, prog, strlen(prog)), 0);
+
+    /* Compile and link (cc1, as, collect2, ld all run preloaded). */
+    const char *cc1[] = {gcc, "-O2", "-Wall", "-o", exe1, src, NULL};
+    const char *cc2[] = {gcc, "-O2", "-Wall", "-o", exe2, src, NULL};
+    hak_proc a, b;
+    HAK_ASSERT_EQ(hak_run(cc1, env_with(NULL, 0, NULL), dir, HANG_GUARD_S, &a), 0);
+    HAK_ASSERT_EQ(hak_run(cc2, env_with(NULL, 1, NULL), dir, HANG_GUARD_S, &b), 0);
+    HAK_EXPECT(ran_ok(&a, "gcc (plain)"));
+    HAK_EXPECT(ran_ok(&b, "gcc (LD_PRELOAD)"));
+    HAK_EXPECT(strstr(b.err, "hakmem") != NULL);
+    hak_proc_free(&a);
+    hak_proc_free(&b);
+
+    /* The assembly gcc writes is the same text with and without hakmem. */
+    const char *s1[] = {gcc, "-O2", "-S", "-o", asm1, src, NULL};
+    const char *s2[] = {gcc, "-O2", "-S", "-o", asm2, src, NULL};
+    HAK_ASSERT_EQ(hak_run(s1, env_with(NULL, 0, NULL), dir, HANG_GUARD_S, &a), 0);
+    HAK_ASSERT_EQ(hak_run(s2, env_with(NULL, 1, NULL), dir, HANG_GUARD_S, &b), 0);
+    HAK_EXPECT(ran_ok(&a, "gcc -S (plain)"));
+    HAK_EXPECT(ran_ok(&b, "gcc -S (LD_PRELOAD)"));
+    hak_proc_free(&a);
+    hak_proc_free(&b);
+    size_t n1 = 0, n2 = 0;
+    char *t1 = hak_read_file(asm1, &n1), *t2 = hak_read_file(asm2, &n2);
+    HAK_EXPECT(t1 != NULL && t2 != NULL && n1 > 0);
+    if (t1 && t2)
+        HAK_EXPECT(n1 == n2 && memcmp(t1, t2, n1) == 0);
+    free(t1);
+    free(t2);
+
+    /* Both programs print the same, also when they run preloaded themselves. */
+    hak_proc r1, r2;
+    const char *run1[] = {exe1, NULL};
+    const char *run2[] = {exe2, NULL};
+    HAK_ASSERT_EQ(hak_run(run1, env_with(NULL, 0, NULL), dir, HANG_GUARD_S, &r1), 0);
+    HAK_ASSERT_EQ(hak_run(run2, env_with(NULL, 0, NULL), dir, HANG_GUARD_S, &r2), 0);
+    HAK_EXPECT(ran_ok(&r1, "compiled program (plain gcc)"));
+    HAK_EXPECT(ran_ok(&r2, "compiled program (preloaded gcc)"));
+    HAK_EXPECT(same_output(&r1, &r2, "compiled programs"));
+    HAK_EXPECT(strstr(r1.out, "compiled under hakmem") != NULL);
+    hak_proc_free(&r1);
+    hak_proc_free(&r2);
+    compare_runs("compiled program", run2, NULL, dir, dir);
+    hak_rmtree(dir);
+    free(dir);
+    free(gcc);
+}
+
+/* ---- helpers built with the tests ----------------------------------------------------- */
+
+HAK_TEST(Preload, CxxNewDelete) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_cxx_newdelete", NULL};
+    compare_runs("C++ new/delete", argv, NULL, NULL, NULL);
+    HAK_EXPECT(last_out_len > 0);
+    const char *env[] = {"HAKMEM_LARGE_POLICY=mmap", NULL};
+    compare_runs("C++ new/delete (large.policy=mmap)", argv, env, NULL, NULL);
+}
+
+HAK_TEST(Preload, MallocFamilyContracts) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_preload_contracts", NULL};
+    hak_proc plain, pre;
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 0, NULL), NULL, HANG_GUARD_S, &plain), 0);
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 1, NULL), NULL, HANG_GUARD_S, &pre), 0);
+    HAK_EXPECT(ran_ok(&plain, "contracts (plain)"));
+    HAK_EXPECT(ran_ok(&pre, "contracts (LD_PRELOAD)"));
+    HAK_EXPECT(same_output(&plain, &pre, "contracts"));
+    HAK_EXPECT(strstr(plain.err, "hakmem absent") != NULL);
+    HAK_EXPECT(strstr(pre.err, "hakmem active") != NULL);
+    HAK_EXPECT(strstr(pre.out, "FAIL") == NULL);
+    hak_proc_free(&plain);
+    hak_proc_free(&pre);
+    const char *env[] = {"HAKO_HAKMEM_LARGE_MMAP=1", NULL};
+    compare_runs("contracts (kill switch)", argv, env, NULL, NULL);
+}
+
+/* HAKMEM_STATS=1: the counters appear on stderr at exit, every one of them by name. */
+HAK_TEST(Preload, StatsPrintsCountersAtExit) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_cxx_newdelete", NULL};
+    hak_proc p;
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 1, NULL), NULL, HANG_GUARD_S, &p), 0);
+    HAK_EXPECT(ran_ok(&p, "C++ with HAKMEM_STATS=1"));
+    hak_counter_value v[256];
+    size_t n = hak_counters_snapshot(v, 256);
+    HAK_ASSERT(n > 0 && n <= 256);
+    for (size_t i = 0; i < n; i++) {
+        if (!strstr(p.err, v[i].name))
+            hak_test_note("counter %s missing from the report", v[i].name);
+        HAK_EXPECT(strstr(p.err, v[i].name) != NULL);
+    }
+    /* The program allocated large blocks: the report is not all zeros. */
+    unsigned long long large = 0;
+    static const char *const names[] = {"large_alloc_malloc", "large_alloc_mmap"};
+    for (int i = 0; i < 2; i++) {
+        const char *line = strstr(p.err, names[i]);
+        HAK_EXPECT(line != NULL);
+        if (!line)
+            continue;
+        const char *num = line + strlen(names[i]);
+        while (*num == ' ' || *num == '\t' || *num == ':' || *num == '=')
+            num++;
+        large += strtoull(num, NULL, 10);
+    }
+    HAK_EXPECT(large > 0);
+    hak_proc_free(&p);
+}
+
+/* A bad variable under the preload: exactly one line on stderr, output unchanged. */
+HAK_TEST(Preload, BadEnvValueOneLine) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_preload_contracts", NULL};
+    hak_proc plain, pre;
+    const char *bad[] = {"HAKMEM_LARGE_POLICY=bogus", "LD_PRELOAD=" SO, NULL};
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 0, NULL), NULL, HANG_GUARD_S, &plain), 0);
+    HAK_ASSERT_EQ(hak_run(argv, bad, NULL, HANG_GUARD_S, &pre), 0);
+    HAK_EXPECT(ran_ok(&pre, "contracts with HAKMEM_LARGE_POLICY=bogus"));
+    HAK_EXPECT(same_output(&plain, &pre, "contracts with a bad variable"));
+    /* stderr: the helper's own "hakmem active" line plus exactly one line from hakmem. */
+    size_t lines = hak_count_lines(pre.err, pre.err_len);
+    if (lines != 2)
+        hak_test_note("stderr: %s", pre.err);
+    HAK_EXPECT_EQ(lines, 2);
+    HAK_EXPECT(strstr(pre.err, "HAKMEM_LARGE_POLICY") != NULL);
+    HAK_EXPECT(strstr(pre.err, "bogus") != NULL);
+    hak_proc_free(&plain);
+    hak_proc_free(&pre);
+}
