@@ -129,6 +129,27 @@ void *hak_front_aligned(size_t alignment, size_t size, uintptr_t site) {
     return hak_front_alloc_slow(size, alignment, site, 0);
 }
 
+void *hak_front_aligned_alloc(size_t alignment, size_t size, uintptr_t site) {
+    if (!HAK_IS_POW2(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return hak_front_aligned(alignment, size, site);
+}
+
+int hak_front_posix_memalign(void **out, size_t alignment, size_t size, uintptr_t site) {
+    if (!out || !HAK_IS_POW2(alignment) || alignment % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno; /* posix_memalign reports through its result, not errno */
+    void *p = hak_front_aligned(alignment, size, site);
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
 /* ---- public API ---- */
 
 HAK_API void *hak_malloc(size_t size) {
@@ -148,24 +169,11 @@ HAK_API void *hak_realloc(void *ptr, size_t size) {
 }
 
 HAK_API void *hak_aligned_alloc(size_t alignment, size_t size) {
-    if (!HAK_IS_POW2(alignment)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    return hak_front_aligned(alignment, size, HAK_CALLER_SITE());
+    return hak_front_aligned_alloc(alignment, size, HAK_CALLER_SITE());
 }
 
 HAK_API int hak_posix_memalign(void **out, size_t alignment, size_t size) {
-    if (!out || !HAK_IS_POW2(alignment) || alignment % sizeof(void *) != 0)
-        return EINVAL;
-    int saved = errno;
-    void *p = hak_front_aligned(alignment, size, HAK_CALLER_SITE());
-    if (!p) {
-        errno = saved;
-        return ENOMEM;
-    }
-    *out = p;
-    return 0;
+    return hak_front_posix_memalign(out, alignment, size, HAK_CALLER_SITE());
 }
 
 HAK_API size_t hak_usable_size(const void *ptr) {

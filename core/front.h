@@ -36,6 +36,9 @@ void   hak_front_free_slow(void *p, int foreign_mode);
 void  *hak_front_calloc(size_t count, size_t size, uintptr_t site);
 void  *hak_front_realloc(void *p, size_t size, uintptr_t site, int foreign_mode);
 void  *hak_front_aligned(size_t alignment, size_t size, uintptr_t site);
+/* aligned_alloc and posix_memalign: their argument checks and error conventions. */
+void  *hak_front_aligned_alloc(size_t alignment, size_t size, uintptr_t site);
+int    hak_front_posix_memalign(void **out, size_t alignment, size_t size, uintptr_t site);
 size_t hak_front_usable_size(const void *p, int foreign_mode);
 
 HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {

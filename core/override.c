@@ -38,24 +38,11 @@ HAK_API void *reallocarray(void *ptr, size_t count, size_t size) {
 }
 
 HAK_API int posix_memalign(void **out, size_t alignment, size_t size) {
-    if (!HAK_IS_POW2(alignment) || alignment % sizeof(void *) != 0)
-        return EINVAL;
-    int saved = errno;
-    void *p = hak_front_aligned(alignment, size, HAK_CALLER_SITE());
-    if (!p) {
-        errno = saved;
-        return ENOMEM;
-    }
-    *out = p;
-    return 0;
+    return hak_front_posix_memalign(out, alignment, size, HAK_CALLER_SITE());
 }
 
 HAK_API void *aligned_alloc(size_t alignment, size_t size) {
-    if (!HAK_IS_POW2(alignment)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    return hak_front_aligned(alignment, size, HAK_CALLER_SITE());
+    return hak_front_aligned_alloc(alignment, size, HAK_CALLER_SITE());
 }
 
 /* glibc's memalign rounds an alignment that is not a power of two up to one. */

@@ -9,19 +9,6 @@
 #include "core/options.h"
 #include "counters/counters.h"
 
-void hak_write_all(int fd, const char *buf, size_t len) {
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return;
-        }
-        buf += w;
-        len -= (size_t)w;
-    }
-}
-
 void hak_report(const char *fmt, ...) {
     int saved = errno;
     char line[512] = "hakmem: ";

@@ -4,9 +4,11 @@
 
 #include <stddef.h>
 
+#include "counters/counters.h"
+
 /* One line "hakmem: <message>\n" on stderr. */
 void hak_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void hak_write_all(int fd, const char *buf, size_t len);
+/* hak_write_all(fd, buf, len): counters/counters.h (the bottom library) has it. */
 
 /* A misuse of the API (foreign pointer, double free, interior pointer): reports it, counts
  * it, then aborts or returns per core.foreign_free. */

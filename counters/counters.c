@@ -161,7 +161,7 @@ HAK_API int hak_counter_get(const char *name, uint64_t *value) {
 }
 
 /* Writes without stdio: printing at exit must not allocate. */
-static void write_all(int fd, const char *buf, size_t len) {
+void hak_write_all(int fd, const char *buf, size_t len) {
     while (len > 0) {
         ssize_t w = write(fd, buf, len);
         if (w <= 0) {
@@ -185,12 +185,12 @@ HAK_API void hak_counters_print(int fd) {
                        " (tiny hot-path counters compiled out)"
 #endif
     );
-    write_all(fd, line, (size_t)len);
+    hak_write_all(fd, line, (size_t)len);
     for (size_t i = 0; i < n; i++) {
         len = snprintf(line, sizeof line, "[hakmem]   %-28s %20llu\n", all[i].name,
                        (unsigned long long)all[i].value);
         if (len > 0)
-            write_all(fd, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+            hak_write_all(fd, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
     }
     for (int i = 0; i < MAX_PRINTERS; i++) {
         hak_counters_printer p = __atomic_load_n(&printers[i], __ATOMIC_ACQUIRE);

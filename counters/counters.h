@@ -2,6 +2,7 @@
 #ifndef HAKMEM_COUNTERS_COUNTERS_H
 #define HAKMEM_COUNTERS_COUNTERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "counters/counter_list.h"
@@ -45,6 +46,9 @@ static inline void hak_counter_add(enum hak_counter_id id, uint64_t n) {
 void hak_counters_fork_prepare(void);
 void hak_counters_fork_parent(void);
 void hak_counters_atfork_child(void);
+
+/* write(2) until done or an error other than EINTR; no stdio, no allocation. */
+void hak_write_all(int fd, const char *buf, size_t len);
 
 /* Extra lines appended to the printout by other rooms (e.g. the ELO leaderboard). */
 typedef void (*hak_counters_printer)(int fd);
