@@ -242,6 +242,22 @@ static void forget(uint32_t i) {
     slot_free(i);
 }
 
+/* Lists a filled slot (base, len, node, state pending or reclaimed) and counts its bytes. */
+static void relist(uint32_t t) {
+    range *r = &slots[t];
+    if (r->state == ST_PENDING) {
+        list_push_tail(&pending, t);
+        bin_insert(BIN_PENDING, t);
+        pending_count++;
+        add_pending(r->len, 1);
+    } else {
+        list_push_tail(&reclaimed, t);
+        bin_insert(BIN_RECLAIMED, t);
+        reclaimed_bytes += r->len;
+    }
+    add_kept(r->len, 1);
+}
+
 /* The cold-eviction rule: while more than cap bytes are kept, the oldest reclaimed ranges
  * leave (copied into v for unmapping once the lock is dropped). Returns how many. */
 static size_t evict_over_cap(victim *v, size_t max, size_t cap) {
@@ -453,27 +469,15 @@ void *hak_batch_take(size_t size, size_t *got) {
     forget(i);
     /* Much larger than asked: hand out the head, keep the tail (same state) for later. */
     if (len - size >= SPLIT_MIN) {
-        uint32_t t = slot_alloc();
-        if (t) {
-            range *r = &slots[t];
-            r->base = base + size;
-            r->len = len - size;
-            r->node = range_node;
-            r->state = (uint8_t)state;
-            if (state == ST_PENDING) {
-                list_push_tail(&pending, t);
-                bin_insert(BIN_PENDING, t);
-                pending_count++;
-                add_pending(r->len, 1);
-            } else {
-                list_push_tail(&reclaimed, t);
-                bin_insert(BIN_RECLAIMED, t);
-                reclaimed_bytes += r->len;
-            }
-            add_kept(r->len, 1);
-            len = size;
-            HAK_COUNT(batch_split);
-        }
+        uint32_t t = slot_alloc(); /* the slot just freed: cannot fail */
+        range *r = &slots[t];
+        r->base = base + size;
+        r->len = len - size;
+        r->node = range_node;
+        r->state = (uint8_t)state;
+        relist(t);
+        len = size;
+        HAK_COUNT(batch_split);
     }
     hak_lock_release(&batch_lock);
 
@@ -481,6 +485,42 @@ void *hak_batch_take(size_t size, size_t *got) {
     if (got)
         *got = len;
     return base;
+}
+
+size_t hak_batch_take_at(void *addr, size_t size) {
+    size_t page = hak_os_page_size();
+    size = HAK_ALIGN_UP(size, page);
+    if (size == 0 || atomic_load_explicit(&kept_bytes, memory_order_relaxed) < size)
+        return 0;
+    size_t taken = 0;
+    hak_lock_acquire(&batch_lock);
+    for (uint32_t i = 1; i <= slots_high; i++) {
+        range *r = &slots[i];
+        if ((r->state != ST_PENDING && r->state != ST_RECLAIMED) || r->base != (char *)addr)
+            continue;
+        if (r->len < size)
+            break;
+        /* Shorten it from the front: its tail stays kept where it is. */
+        size_t len = r->len;
+        int state = r->state;
+        uint8_t node = r->node;
+        forget(i);
+        taken = len - size >= SPLIT_MIN ? size : len;
+        if (taken < len) {
+            uint32_t t = slot_alloc(); /* the slot just freed: cannot fail */
+            range *q = &slots[t];
+            q->base = (char *)addr + taken;
+            q->len = len - taken;
+            q->node = node;
+            q->state = (uint8_t)state;
+            relist(t);
+        }
+        break;
+    }
+    hak_lock_release(&batch_lock);
+    if (taken)
+        HAK_COUNT(batch_reuse);
+    return taken;
 }
 
 void *hak_batch_take_largest(size_t *got) {

@@ -20,6 +20,10 @@ int    hak_batch_add(void *base, size_t size);
  * length, or NULL. Freed ranges that touch a kept one are merged with it (hak_batch_add). Pages of a reclaimed range read
  * as zero (MADV_DONTNEED) or keep old data (MADV_FREE): callers that need zeros clear it. */
 void  *hak_batch_take(size_t size, size_t *got);
+/* Extends a block in place: takes size bytes (page-rounded) of the kept range that starts
+ * exactly at addr, splitting off its tail when 256 KiB or more would be left. Returns the
+ * bytes taken (the whole range when the tail would be small), or 0. */
+size_t hak_batch_take_at(void *addr, size_t size);
 /* The largest kept range, whatever its size (the caller grows it with mremap when nothing
  * kept is large enough), or NULL. */
 void  *hak_batch_take_largest(size_t *got);

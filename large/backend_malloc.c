@@ -30,7 +30,7 @@ void *hak_large_malloc_alloc(size_t size, size_t alignment, uintptr_t site, int 
     if (zero && alignment > HAK_MIN_ALIGN)
         memset(base + off, 0, size);
     HAK_COUNT(large_alloc_malloc);
-    hak_large_hdr_init(base + off, base, size + off, HAK_BACKEND_MALLOC, site);
+    hak_large_hdr_init(base + off, base, size + off, HAK_BACKEND_MALLOC, site, 0);
     return base + off;
 }
 
@@ -53,6 +53,6 @@ void *hak_large_malloc_realloc(hak_large_hdr *h, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    hak_large_hdr_init(base + off, base, size + off, HAK_BACKEND_MALLOC, site);
+    hak_large_hdr_init(base + off, base, size + off, HAK_BACKEND_MALLOC, site, 0);
     return base + off;
 }

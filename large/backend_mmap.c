@@ -17,21 +17,26 @@
 #include "large/large.h"
 
 #define BIGCACHE_MIN ((size_t)1 << 20)
+#define SHRINK_MIN   ((size_t)256 << 10) /* a shrink gives its tail back from this much */
 
 static size_t header_offset(size_t alignment) {
     return alignment > HAK_LARGE_HDR_SIZE ? alignment : HAK_LARGE_HDR_SIZE;
 }
 
-/* A cached or batched range of at least total bytes, or NULL. When neither has one, the
+/* A cached or batched range of at least total bytes, or NULL; *flags says whether it is one
+ * kernel mapping (HAK_LARGE_ONE_MAPPING). When neither cache has one, the
  * oldest BigCache entries go to the batch (where they merge with their neighbours) before
  * a new mapping is made: resident pages kept for a site that does not come back are better
  * used than new pages faulted in. */
-static char *reuse(size_t total, uintptr_t site, size_t *got) {
+static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
     char *base = NULL;
+    *flags = HAK_LARGE_ONE_MAPPING;
     if (total >= BIGCACHE_MIN)
         base = hak_bigcache_get(total, site, got);
-    if (!base)
-        base = hak_batch_take(total, got);
+    if (base)
+        return base;
+    *flags = 0;
+    base = hak_batch_take(total, got);
     if (!base && hak_bigcache_bytes() > 0 && hak_bigcache_evict(2 * total) > 0)
         base = hak_batch_take(total, got);
     if (!base) {
@@ -41,8 +46,10 @@ static char *reuse(size_t total, uintptr_t site, size_t *got) {
         char *small = hak_batch_take_largest(&have);
         if (small) {
             base = hak_os_remap(small, have, total);
-            if (base)
+            if (base) {
                 *got = total;
+                *flags = HAK_LARGE_ONE_MAPPING;
+            }
             else if (hak_batch_add(small, have) != 0)
                 hak_os_unmap(small, have);
         }
@@ -59,7 +66,8 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
     }
     size_t total = HAK_ALIGN_UP(size + off, page);
     size_t got = total;
-    char *base = alignment <= page ? reuse(total, site, &got) : NULL;
+    uint64_t flags = HAK_LARGE_ONE_MAPPING;
+    char *base = alignment <= page ? reuse(total, site, &got, &flags) : NULL;
     if (base) {
         /* Old contents (MADV_FREE keeps them until the kernel needs the pages). */
         if (zero)
@@ -69,9 +77,10 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
         if (!base)
             return NULL;
         got = total; /* fresh mappings read as zero */
+        flags = HAK_LARGE_ONE_MAPPING;
     }
     HAK_COUNT(large_alloc_mmap);
-    hak_large_hdr_init(base + off, base, got, HAK_BACKEND_MMAP, site);
+    hak_large_hdr_init(base + off, base, got, HAK_BACKEND_MMAP, site, flags);
     return base + off;
 }
 
@@ -88,26 +97,43 @@ void hak_large_mmap_free(hak_large_hdr *h) {
 void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
     size_t off = (size_t)((char *)h->node.key - h->base);
     size_t page = hak_os_page_size();
-    if (off > page || size > (size_t)PTRDIFF_MAX - off - page) {
-        errno = off > page ? EAGAIN : ENOMEM; /* over-aligned: mremap may not keep it */
+    if (size > (size_t)PTRDIFF_MAX - off - page) {
+        errno = ENOMEM;
         return NULL;
     }
     size_t total = HAK_ALIGN_UP(size + off, page);
+    if (total <= h->total) {
+        /* Shrinking: the tail goes to the batch, the block stays where it is. */
+        if (h->total - total >= SHRINK_MIN && hak_batch_add(h->base + total, h->total - total) == 0)
+            h->total = total;
+        return (void *)h->node.key;
+    }
+    /* Growing into a kept range that starts right after the block: no system call, no
+     * copy, no fault for pages the range still has. */
+    size_t more = hak_batch_take_at(h->base + h->total, total - h->total);
+    if (more) {
+        h->total += more;
+        h->flags &= ~(uint64_t)HAK_LARGE_ONE_MAPPING; /* the two may be separate mappings */
+        return (void *)h->node.key;
+    }
+    /* Over-aligned (mremap may not keep the alignment), or perhaps two mappings: copy. */
+    if (off > page || !(h->flags & HAK_LARGE_ONE_MAPPING)) {
+        errno = EAGAIN;
+        return NULL;
+    }
     uintptr_t site = h->site;
     char *old_base = h->base;
     size_t old_total = h->total;
     hak_map_block_remove((void *)h->node.key);
     /* Grows in place when the pages after the mapping are free, else moves the pages
-     * (no copy); shrinking gives the tail back. */
+     * (no copy). */
     char *base = hak_os_remap(old_base, old_total, total);
     if (!base) {
-        /* mremap refuses a range that spans two mappings (a block carved from ranges the
-         * batch merged): the front door allocates, copies and frees instead. */
         hak_map_block_insert(&h->node);
-        errno = EAGAIN;
+        errno = EAGAIN; /* the front door allocates, copies and frees instead */
         return NULL;
     }
-    hak_large_hdr_init(base + off, base, total, HAK_BACKEND_MMAP, site);
+    hak_large_hdr_init(base + off, base, total, HAK_BACKEND_MMAP, site, HAK_LARGE_ONE_MAPPING);
     return base + off;
 }
 

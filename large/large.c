@@ -13,7 +13,7 @@
 #include "policy/policy.h"
 
 void hak_large_hdr_init(char *user, char *base, size_t total, hak_large_backend backend,
-                        uintptr_t site) {
+                        uintptr_t site, uint64_t flags) {
     hak_large_hdr *h = (hak_large_hdr *)user - 1;
     h->node.next = NULL;
     h->node.key = (uintptr_t)user;
@@ -23,7 +23,7 @@ void hak_large_hdr_init(char *user, char *base, size_t total, hak_large_backend 
     h->base = base;
     h->total = total;
     h->site = site;
-    h->reserved = 0;
+    h->flags = flags;
     hak_map_block_insert(&h->node);
 }
 

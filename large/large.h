@@ -19,8 +19,13 @@ typedef struct hak_large_hdr {
     char *base;         /* start of the mapping or of the C library's block */
     size_t total;       /* bytes from base: the mapping length for mmap blocks */
     uintptr_t site;     /* caller's return address */
-    uint64_t reserved;
+    uint64_t flags;     /* HAK_LARGE_* below */
 } hak_large_hdr;
+
+/* The block's range is one kernel mapping (a fresh mmap, an mremap result, or a BigCache
+ * entry), so mremap may grow it; a range from the batch may span two mappings it merged,
+ * which mremap refuses: its realloc copies without trying. */
+#define HAK_LARGE_ONE_MAPPING 1u
 
 _Static_assert(sizeof(hak_large_hdr) == 64, "large header is 64 bytes");
 
@@ -53,7 +58,7 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size);
 
 /* Fills the header in front of user and registers it in the block map. */
 void hak_large_hdr_init(char *user, char *base, size_t total, hak_large_backend backend,
-                        uintptr_t site);
+                        uintptr_t site, uint64_t flags);
 
 /* Gives back every cached and batched range now (BigCache to the batch, batch flush):
  * what hak_config_set("large.flush", "1") does. */
