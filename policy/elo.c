@@ -2,14 +2,47 @@
  * dropping of arms that keep losing. Deterministic for a given seed. */
 #include "policy/elo.h"
 
-#include <math.h>
 #include <string.h>
 
 #define MIN_THRESHOLD ((size_t)512 << 10)
 #define MAX_THRESHOLD ((size_t)32 << 20)
 
+/* e^x without libm (linking libm would add its pages to every preloaded program's RSS):
+ * x = k ln2 + r with |r| <= ln2/2, e^r by its Taylor series (|r|^18/18! < 1e-22), then
+ * scaled by 2^k. Exact to a few ulps, which the ratings need and no more. */
+static double exp_nolibm(double x) {
+    if (x > 700)
+        return 1e304;
+    if (x < -700)
+        return 0;
+    const double ln2 = 0.6931471805599453;
+    double kf = x / ln2;
+    long k = (long)(kf < 0 ? kf - 0.5 : kf + 0.5);
+    double r = x - (double)k * ln2;
+    double term = 1, sum = 1;
+    for (int i = 1; i < 18; i++) {
+        term *= r / i;
+        sum += term;
+    }
+    for (; k > 0; k--)
+        sum *= 2;
+    for (; k < 0; k++)
+        sum /= 2;
+    return sum;
+}
+
+static double pow_nolibm(double base_ln, double exponent) {
+    return exp_nolibm(base_ln * exponent);
+}
+
+static double abs_double(double x) {
+    return x < 0 ? -x : x;
+}
+
+#define LN10 2.302585092994046
+
 double hak_elo_expected(double ra, double rb) {
-    return 1.0 / (1.0 + pow(10.0, (rb - ra) / 400.0));
+    return 1.0 / (1.0 + pow_nolibm(LN10, (rb - ra) / 400.0));
 }
 
 double hak_elo_update(double rating, double k, double score, double expected) {
@@ -33,7 +66,8 @@ void hak_elo_init(hak_elo_state *s, const hak_elo_params *p) {
     /* 12 thresholds from 512 KiB to 32 MiB, each about 1.46 times the last (64^(1/11)). */
     for (unsigned t = 0; t < HAK_ELO_THRESHOLDS; t++) {
         double f = (double)t / (HAK_ELO_THRESHOLDS - 1);
-        double v = (double)MIN_THRESHOLD * pow((double)MAX_THRESHOLD / MIN_THRESHOLD, f);
+        /* (32 MiB / 512 KiB)^f = 64^f = e^(f ln 64) */
+        double v = (double)MIN_THRESHOLD * pow_nolibm(4.1588830833596715, f);
         size_t threshold = (size_t)v & ~(size_t)4095; /* whole pages */
         for (unsigned b = 0; b < 2; b++) {
             hak_elo_arm *a = &s->arms[2 * t + b];
@@ -61,7 +95,7 @@ static void play(hak_elo_state *s, unsigned a, double ca, unsigned b, double cb)
     hak_elo_arm *A = &s->arms[a], *B = &s->arms[b];
     double scale = ca > cb ? ca : cb;
     double score; /* A's result */
-    if (scale <= 0 || fabs(ca - cb) <= s->p.draw_margin * scale) {
+    if (scale <= 0 || abs_double(ca - cb) <= s->p.draw_margin * scale) {
         score = 0.5;
         A->draws++, B->draws++;
     } else if (ca < cb) {

@@ -40,12 +40,18 @@ static int take_local(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
     return 1;
 }
 
-/* Stage 3: links up to a batch of never-used blocks. */
+/* Stage 3: links never-used blocks: a batch, but no more than a page's worth (at least 4),
+ * so that a class used for a few blocks does not fault in pages it will not use. */
 static int carve(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
     uint32_t left = (uint32_t)s->capacity - s->carved;
     if (left == 0)
         return 0;
     uint32_t n = batch_of(cls);
+    uint32_t page_worth = (uint32_t)(4096 / s->block_size);
+    if (page_worth < 4)
+        page_worth = 4;
+    if (n > page_worth)
+        n = page_worth;
     if (n > left)
         n = left;
     uint32_t bs = s->block_size;
