@@ -307,11 +307,26 @@ static uint32_t best_fit(int which, size_t size, size_t hi, unsigned blo, unsign
  * The pending list is detached whole under the lock, the madvise calls run unlocked (other
  * threads keep adding and taking; none can see these ranges), then the ranges come back as
  * reclaimed, youngest at the tail, and the cap is enforced. */
+/* Unmaps the coldest reclaimed ranges while more than the cap is kept (the cap may have
+ * been lowered at run time). */
+static void enforce_cap(void) {
+    victim v[VICTIMS];
+    for (;;) {
+        hak_lock_acquire(&batch_lock);
+        size_t n = evict_over_cap(v, VICTIMS, opt_max_bytes());
+        hak_lock_release(&batch_lock);
+        unmap_victims(v, n);
+        if (n < VICTIMS)
+            return;
+    }
+}
+
 static size_t flush_pending(void) {
     hak_lock_acquire(&batch_lock);
     uint32_t chain = pending.head;
     if (!chain) {
         hak_lock_release(&batch_lock);
+        enforce_cap();
         return 0;
     }
     for (uint32_t i = chain; i; i = slots[i].next) {

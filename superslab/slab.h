@@ -27,7 +27,10 @@ typedef struct hak_slab {
     void *local_free;          /* blocks returned to the slab */
     char *start;               /* first block (the slab's first byte) */
     struct hak_tiny_heap *owner; /* fixed while the slab is handed out; heaps live forever */
-    uint64_t div_mul;          /* offset % block_size == 0 <=> offset * div_mul < div_mul */
+    /* Block-start test in one multiply: offset * div_mul < div_lim exactly when offset is
+     * k * block_size with k < capacity (tiny/slabs.c explains); div_lim 0 fails all. */
+    uint64_t div_mul;
+    uint64_t div_lim;
     uint32_t block_size;
     uint16_t class_idx;
     uint16_t capacity;         /* blocks in the slab */

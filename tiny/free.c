@@ -46,7 +46,9 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
         return; /* already queued */
     hak_tiny_heap *h = s->owner; /* read after our CAS: sees an adopter's store (acq_rel) */
     hak_tiny_ready_push(h, s);
-    if (hak_unlikely(atomic_load_explicit(&h->abandoned, memory_order_relaxed)))
+    /* seq_cst push, then seq_cst load; the exiting owner stores the flag, then looks at its
+     * ready stack: one of the two sees the other, so the slab is never left behind. */
+    if (hak_unlikely(atomic_load(&h->abandoned)))
         hak_tiny_adopt_abandoned(h);
 }
 

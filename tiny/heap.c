@@ -61,6 +61,12 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
     return h;
 }
 
+/* With the heaps lock held, an abandoned heap has no other user: we act as its owner. */
+static void tidy_abandoned_locked(hak_tiny_heap *a) {
+    hak_tiny_process_ready(a);
+    hak_tiny_release_empty(a);
+}
+
 /* Thread exit: every cached block goes back to its slab, empty slabs to the provider, and
  * the heap (with the slabs that still have blocks out) waits for the next thread. */
 static void heap_abandon(void *arg) {
@@ -94,17 +100,15 @@ static void heap_abandon(void *arg) {
     hak_tiny_release_empty(h);
     t->heap = NULL;
     hak_lock_acquire(&heaps_lock);
-    atomic_store(&h->abandoned, 1);
+    atomic_store(&h->abandoned, 1); /* seq_cst: see hak_tiny_free_remote */
     h->next_abandoned = abandoned;
     abandoned = h;
+    /* A cross-thread free may have queued a slab after our last look and before the flag:
+     * it saw the heap live and left the slab to us. Look once more, as its owner. */
+    tidy_abandoned_locked(h);
     hak_lock_release(&heaps_lock);
 }
 
-/* With the heaps lock held, an abandoned heap has no other user: we act as its owner. */
-static void tidy_abandoned_locked(hak_tiny_heap *a) {
-    hak_tiny_process_ready(a);
-    hak_tiny_release_empty(a);
-}
 
 #define ADOPT_SCAN 8 /* abandoned heaps looked at per attempt */
 

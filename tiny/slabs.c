@@ -11,8 +11,14 @@ void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
     s->owner = h;
     s->class_idx = (uint16_t)cls;
     s->block_size = bs;
-    s->div_mul = UINT64_MAX / bs + 1; /* Lemire et al.: divisibility by one multiply */
     s->capacity = (uint16_t)(HAK_SLAB_SIZE / bs);
+    /* M = floor((2^64 - 1) / bs) + 2, so bs * M = 2^64 + e with bs < e <= 2 bs. Modulo 2^64,
+     * (k bs + r) M = k e + r M: for r = 0 it is k e, below capacity * e exactly when
+     * k < capacity; for 0 < r < bs it is at least M (about 2^64 / bs, far above capacity * e,
+     * and k e + r M cannot wrap since offsets stay below 2^16). So one multiply and one
+     * compare reject an interior pointer and a pointer past the last block alike. */
+    s->div_mul = UINT64_MAX / bs + 2;
+    s->div_lim = (uint64_t)s->capacity * (s->div_mul * bs); /* capacity * e */
 }
 
 void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s) {
@@ -112,7 +118,7 @@ void hak_tiny_ready_push(hak_tiny_heap *h, hak_slab *s) {
     hak_slab *top = atomic_load_explicit(&h->ready, memory_order_relaxed);
     do {
         s->ready_next = top;
-    } while (!atomic_compare_exchange_weak_explicit(&h->ready, &top, s, memory_order_release,
+    } while (!atomic_compare_exchange_weak_explicit(&h->ready, &top, s, memory_order_seq_cst,
                                                     memory_order_relaxed));
 }
 

@@ -8,9 +8,9 @@
  *   free by another thread: one atomic push on the slab's remote queue (tiny/free.c).
  *
  * Misuse checks on every free, before anything is written (about 8 instructions):
- *   - interior pointer: the offset in the 64 KiB-aligned slab must be a multiple of the
- *     block size, tested with one multiply (n % d == 0 <=> n * M <= M - 1 mod 2^64 with
- *     M = 2^64 / d rounded up, Lemire et al.);
+ *   - interior pointer: the offset in the 64 KiB-aligned slab must be k * block size with
+ *     k below the slab's capacity, tested with one multiply and one compare (a variant of
+ *     Lemire et al.'s divisibility test, tiny/slabs.c);
  *   - double free: a free block carries hak_tiny_key in its second word (set on free,
  *     cleared on allocation), the way glibc's tcache does; a block that already carries it
  *     is looked for in the lists it could be on before it is reported.
@@ -97,7 +97,7 @@ HAK_INLINE void hak_tiny_free_fast(void *p, void *slab) {
     /* Slabs are 64 KiB-aligned: the offset is the low bits. Only a block start (hence a
      * multiple of 16 below 64 KiB) may be read or written. */
     uint64_t off = (uintptr_t)p & (HAK_SLAB_SIZE - 1);
-    if (hak_unlikely(off * s->div_mul >= s->div_mul)) {
+    if (hak_unlikely(off * s->div_mul >= s->div_lim)) {
         hak_tiny_free_suspect(p, s);
         return;
     }

@@ -1,0 +1,408 @@
+/* Tiny misuse is caught before anything is corrupted. With core.foreign_free=ignore a double
+ * free or a free of a pointer into a block is reported (one line, the "misuse" counter
+ * rises by exactly one) and then has no effect at all: the free lists stay sound, so
+ * allocating the same size again never hands one block out twice (a block pushed twice on
+ * a list comes back twice), and a block hit by an interior-pointer free stays allocated,
+ * usable and intact. A pointer just past a slab's last block is no block either. tiny.checks=0
+ * turns the reports off.
+ *
+ * Each case runs in a forked child (it misuses the allocator on purpose); the child returns
+ * 0 when every check held, else prints what failed on stdout. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/test_util.h"
+#include "hakmem/hakmem.h"
+#include "shim/hak_test.h"
+
+#define CHILD_CHECK(cond)                                                                    \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                           \
+            fflush(stdout);                                                                  \
+            return 1;                                                                        \
+        }                                                                                    \
+    } while (0)
+
+enum kind {
+    DOUBLE_FREE_OWNER,         /* the owner frees twice in a row */
+    DOUBLE_FREE_AFTER_FLUSH,   /* first free flushed from the thread list to the slab */
+    DOUBLE_FREE_REMOTE,        /* another thread frees twice */
+    DOUBLE_FREE_OWNER_REMOTE,  /* the owner frees, then another thread frees again */
+    INTERIOR,                  /* frees of pointers into a live block */
+};
+
+struct misuse_case {
+    enum kind kind;
+    size_t size;
+};
+
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 when no two of the n blocks (each `size` usable bytes) overlap. Sorts p. */
+static int all_disjoint(void **p, size_t n, size_t size) {
+    qsort(p, n, sizeof *p, cmp_ptr);
+    for (size_t i = 1; i < n; i++)
+        if ((uintptr_t)p[i - 1] + size > (uintptr_t)p[i])
+            return 0;
+    return 1;
+}
+
+/* After the misuse: n fresh blocks of the size, together with the live ones, never share a
+ * byte. Enough of them that the thread list, the slab's lists and its remote queue are all
+ * drained through (a block listed twice would come out twice). */
+static int fresh_blocks_disjoint(size_t size, void *const *live, size_t nlive) {
+    /* More than a thread list (at most 1024 blocks) and a slab of the larger classes hold;
+     * 8 MiB at most. */
+    size_t fresh = ((size_t)8 << 20) / size;
+    fresh = fresh < 64 ? 64 : fresh > 3000 ? 3000 : fresh;
+    size_t total = fresh + nlive;
+    void **p = malloc(total * sizeof *p);
+    if (!p)
+        return 0;
+    size_t u = 0;
+    for (size_t i = 0; i < fresh; i++) {
+        p[i] = hak_malloc(size);
+        if (!p[i])
+            return 0;
+        u = hak_usable_size(p[i]);
+        memset(p[i], 0x3c, size); /* a block handed out twice is written twice */
+    }
+    for (size_t i = 0; i < nlive; i++)
+        p[fresh + i] = live[i];
+    int ok = all_disjoint(p, total, u);
+    /* Free only the fresh ones (the sort mixed them with the live ones). */
+    for (size_t i = 0; i < total; i++) {
+        int is_live = 0;
+        for (size_t k = 0; k < nlive; k++)
+            is_live |= p[i] == live[k];
+        if (!is_live)
+            hak_free(p[i]);
+    }
+    free(p);
+    return ok;
+}
+
+struct remote_arg {
+    void *p;
+    int times;
+};
+
+static void *remote_free(void *argp) {
+    struct remote_arg *a = argp;
+    for (int i = 0; i < a->times; i++)
+        hak_free(a->p);
+    return NULL;
+}
+
+static int free_from_other_thread(void *p, int times) {
+    struct remote_arg a = {p, times};
+    pthread_t t;
+    if (pthread_create(&t, NULL, remote_free, &a) != 0)
+        return -1;
+    return pthread_join(t, NULL);
+}
+
+static int double_free_child(void *argp) {
+    const struct misuse_case *c = argp;
+    size_t size = c->size;
+    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
+    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    enum { K = 8 };
+    unsigned char *keep[K];
+    for (int i = 0; i < K; i++) {
+        keep[i] = hak_malloc(size);
+        CHILD_CHECK(keep[i] != NULL);
+        hak_fill(keep[i], size, (uint64_t)i);
+    }
+    unsigned char *p = keep[3];
+    keep[3] = NULL;
+    uint64_t before = hak_ctr("misuse");
+
+    switch (c->kind) {
+    case DOUBLE_FREE_OWNER:
+        hak_free(p);
+        hak_free(p);
+        break;
+    case DOUBLE_FREE_AFTER_FLUSH: {
+        /* Free p, then more blocks of its class than the thread list holds: the list
+         * overflows and its older half (p first) goes back to the slab. */
+        enum { MORE = 2100 }; /* > 1024, the largest list limit */
+        void **more = malloc(MORE * sizeof *more);
+        CHILD_CHECK(more != NULL);
+        for (int i = 0; i < MORE; i++) {
+            more[i] = hak_malloc(size);
+            CHILD_CHECK(more[i] != NULL);
+        }
+        hak_free(p);
+        for (int i = 0; i < MORE; i++)
+            hak_free(more[i]);
+        free(more);
+        CHILD_CHECK(hak_ctr("misuse") == before);
+        hak_free(p);
+        break;
+    }
+    case DOUBLE_FREE_REMOTE:
+        CHILD_CHECK(free_from_other_thread(p, 2) == 0);
+        break;
+    case DOUBLE_FREE_OWNER_REMOTE:
+        hak_free(p);
+        CHILD_CHECK(free_from_other_thread(p, 1) == 0);
+        break;
+    default:
+        return 2;
+    }
+    printf("misuse +%llu\n", (unsigned long long)(hak_ctr("misuse") - before));
+    CHILD_CHECK(hak_ctr("misuse") == before + 1);
+
+    /* The same size twice: two different blocks, neither overlapping a live one. */
+    unsigned char *x = hak_malloc(size), *y = hak_malloc(size);
+    CHILD_CHECK(x != NULL && y != NULL);
+    CHILD_CHECK(x != y);
+    void *pair[2] = {x, y};
+    CHILD_CHECK(all_disjoint(pair, 2, size));
+    hak_fill(x, size, 100);
+    hak_fill(y, size, 101);
+    for (int i = 0; i < K; i++)
+        if (keep[i])
+            CHILD_CHECK(hak_check(keep[i], size, (uint64_t)i));
+    CHILD_CHECK(hak_check(x, size, 100));
+    CHILD_CHECK(hak_check(y, size, 101));
+
+    /* And many more: the lists hand out each block once. */
+    void *live[K + 2];
+    size_t nlive = 0;
+    for (int i = 0; i < K; i++)
+        if (keep[i])
+            live[nlive++] = keep[i];
+    live[nlive++] = x;
+    live[nlive++] = y;
+    CHILD_CHECK(fresh_blocks_disjoint(size, live, nlive));
+    for (int i = 0; i < K; i++)
+        if (keep[i])
+            CHILD_CHECK(hak_check(keep[i], size, (uint64_t)i));
+    CHILD_CHECK(hak_check(x, size, 100));
+    CHILD_CHECK(hak_check(y, size, 101));
+    CHILD_CHECK(hak_ctr("misuse") == before + 1); /* nothing else was reported */
+    return 0;
+}
+
+static int interior_child(void *argp) {
+    const struct misuse_case *c = argp;
+    size_t size = c->size;
+    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
+    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    enum { K = 8 };
+    unsigned char *keep[K];
+    for (int i = 0; i < K; i++) {
+        keep[i] = hak_malloc(size);
+        CHILD_CHECK(keep[i] != NULL);
+        hak_fill(keep[i], size, (uint64_t)i);
+    }
+    unsigned char *p = keep[3];
+    size_t u = hak_usable_size(p);
+    /* Pointers into p's block: just past its start, the middle, near the end. */
+    size_t offs[3] = {u >= 32 ? 16 : 8, (u / 2) & ~(size_t)15, u - 8};
+    if (offs[1] == 0)
+        offs[1] = 8;
+    uint64_t before = hak_ctr("misuse");
+    for (int k = 0; k < 3; k++) {
+        hak_free(p + offs[k]);
+        CHILD_CHECK(hak_ctr("misuse") == before + (uint64_t)k + 1);
+        /* The block is untouched by the refused free, and still ours. */
+        CHILD_CHECK(hak_usable_size(p) == u);
+        CHILD_CHECK(hak_check(p, size, 3));
+    }
+    printf("misuse +%llu\n", (unsigned long long)(hak_ctr("misuse") - before));
+
+    /* The same size twice: neither is p or inside it. */
+    unsigned char *x = hak_malloc(size), *y = hak_malloc(size);
+    CHILD_CHECK(x != NULL && y != NULL);
+    void *three[3] = {x, y, p};
+    CHILD_CHECK(all_disjoint(three, 3, u));
+    hak_fill(x, size, 100);
+    hak_fill(y, size, 101);
+    /* p is still usable: write all of it and read it back; the neighbours are intact. */
+    hak_fill(p, u, 33);
+    for (int i = 0; i < K; i++)
+        if (i != 3)
+            CHILD_CHECK(hak_check(keep[i], size, (uint64_t)i));
+    CHILD_CHECK(hak_check(p, u, 33));
+    CHILD_CHECK(hak_check(x, size, 100));
+    CHILD_CHECK(hak_check(y, size, 101));
+
+    void *live[K + 2];
+    size_t nlive = 0;
+    for (int i = 0; i < K; i++)
+        live[nlive++] = keep[i];
+    live[nlive++] = x;
+    live[nlive++] = y;
+    CHILD_CHECK(fresh_blocks_disjoint(size, live, nlive));
+    CHILD_CHECK(hak_check(p, u, 33));
+
+    /* p's own free is fine and reported nothing; its block serves the next request. */
+    hak_free(p);
+    keep[3] = NULL;
+    CHILD_CHECK(hak_ctr("misuse") == before + 3);
+    unsigned char *again = hak_malloc(size);
+    CHILD_CHECK(again != NULL);
+    hak_fill(again, size, 7);
+    for (int i = 0; i < K; i++)
+        if (keep[i])
+            CHILD_CHECK(hak_check(keep[i], size, (uint64_t)i));
+    CHILD_CHECK(hak_check(again, size, 7));
+    return 0;
+}
+
+/* tiny.checks=0: an interior-pointer free is not reported and not counted. Without the
+ * checks that free is NOT harmless (the pointer goes on the thread's list), so the child
+ * allocates nothing of that size afterwards and leaves with _exit. A double free with the
+ * checks off would corrupt the list for real and is not tried. Turning the checks back on
+ * at run time makes the next misuse (in another size class) reported again. */
+static int checks_off_child(void *argp) {
+    (void)argp;
+    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
+    CHILD_CHECK(hak_config_set("tiny.checks", "0") == 0);
+    char v[8] = "";
+    CHILD_CHECK(hak_config_get("tiny.checks", v, sizeof v) == 0 && strcmp(v, "0") == 0);
+    unsigned char *p = hak_malloc(256), *q = hak_malloc(1000);
+    CHILD_CHECK(p != NULL && q != NULL);
+    memset(p, 1, 256);
+    memset(q, 2, 1000);
+    uint64_t before = hak_ctr("misuse"), suspects = hak_ctr("tiny_check_suspect");
+    hak_free(p + 64);
+    printf("checks=0: misuse +%llu, tiny_check_suspect +%llu\n",
+           (unsigned long long)(hak_ctr("misuse") - before),
+           (unsigned long long)(hak_ctr("tiny_check_suspect") - suspects));
+    CHILD_CHECK(hak_ctr("misuse") == before);
+
+    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    hak_free(q + 16);
+    CHILD_CHECK(hak_ctr("misuse") == before + 1);
+    CHILD_CHECK(hak_all_bytes(q, 1000, 2));
+    return 0;
+}
+
+/* A pointer just past the last block of a slab: when the slab size (64 KiB) is not a
+ * multiple of the block size, the slab ends with a tail smaller than a block, and the end of
+ * its last block is a multiple of the block size from the slab start, like a block start.
+ * A program that frees "one past the end" of that block hands hakmem a pointer it never
+ * gave out; it must be reported like an interior pointer, never put on a list (a block
+ * carved there would run past the slab into its neighbour). Finds the last block through
+ * the layout (slabs are 64 KiB-aligned, blocks packed from the start). */
+#define SLAB_BYTES ((uintptr_t)64 << 10)
+
+static int past_last_block_child(void *argp) {
+    size_t size = *(const size_t *)argp;
+    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
+    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    unsigned char *last = NULL;
+    size_t u = 0;
+    for (size_t n = 0; n < 8192 && !last; n++) { /* kept allocated: the child just exits */
+        unsigned char *p = hak_malloc(size);
+        CHILD_CHECK(p != NULL);
+        u = hak_usable_size(p);
+        uintptr_t off = (uintptr_t)p & (SLAB_BYTES - 1);
+        if (off + u <= SLAB_BYTES && off + 2 * u > SLAB_BYTES && off + u < SLAB_BYTES)
+            last = p; /* the last block, followed by a tail shorter than a block */
+    }
+    if (!last) {
+        printf("no slab with a tail found for %zu-byte blocks (layout changed?)\n", size);
+        return 0;
+    }
+    unsigned char *past = last + u;
+    printf("last block %p, tail at %p (%lu bytes before the slab end)\n", (void *)last,
+           (void *)past, (unsigned long)(SLAB_BYTES - ((uintptr_t)past & (SLAB_BYTES - 1))));
+    uint64_t before = hak_ctr("misuse");
+    hak_free(past);
+    uint64_t reported = hak_ctr("misuse") - before;
+    /* Nothing handed out afterwards is the tail or runs past a slab's end (only addresses
+     * are looked at: such a block is not written). */
+    size_t crossing = 0, at_tail = 0;
+    for (size_t i = 0; i < 2000; i++) {
+        unsigned char *p = hak_malloc(size);
+        CHILD_CHECK(p != NULL);
+        at_tail += p == past;
+        crossing += ((uintptr_t)p & (SLAB_BYTES - 1)) + u > SLAB_BYTES;
+    }
+    printf("misuse +%llu; later blocks at the tail: %zu, running past a slab end: %zu\n",
+           (unsigned long long)reported, at_tail, crossing);
+    CHILD_CHECK(reported == 1);
+    CHILD_CHECK(at_tail == 0);
+    CHILD_CHECK(crossing == 0);
+    return 0;
+}
+
+static void run_child(int (*fn)(void *), void *arg, const char *label, size_t report_lines) {
+    hak_proc p;
+    HAK_ASSERT_EQ(hak_fork_run(fn, arg, 0, 60, &p), 0);
+    char what[64];
+    size_t lines = hak_count_lines(p.err, p.err_len);
+    if (!(p.exited && p.exit_code == 0) || lines != report_lines)
+        hak_test_note("%s: child %s; stdout: %.600s; stderr (%zu lines): %.600s", label,
+                      hak_proc_describe(&p, what, sizeof what), p.out, lines, p.err);
+    HAK_EXPECT(p.exited);
+    HAK_EXPECT_EQ(p.exit_code, 0);
+    /* One line per reported misuse, each naming hakmem; none when the checks are off. */
+    HAK_EXPECT_EQ(lines, report_lines);
+    if (report_lines)
+        HAK_EXPECT(strstr(p.err, "hakmem") != NULL);
+    hak_proc_free(&p);
+}
+
+static const size_t sizes[] = {16, 48, 1000, 4096, 32768};
+
+static void double_free_cases(enum kind kind, const char *name) {
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        struct misuse_case c = {kind, sizes[i]};
+        char label[96];
+        snprintf(label, sizeof label, "%s, %zu bytes", name, sizes[i]);
+        run_child(double_free_child, &c, label, 1);
+    }
+}
+
+HAK_TEST(TinyMisuseState, DoubleFreeByOwnerLeavesListsSound) {
+    double_free_cases(DOUBLE_FREE_OWNER, "double free by the owner");
+}
+
+HAK_TEST(TinyMisuseState, DoubleFreeAfterFlushLeavesListsSound) {
+    double_free_cases(DOUBLE_FREE_AFTER_FLUSH, "double free after a flush");
+}
+
+HAK_TEST(TinyMisuseState, DoubleFreeByOtherThreadLeavesListsSound) {
+    double_free_cases(DOUBLE_FREE_REMOTE, "double free by another thread");
+}
+
+HAK_TEST(TinyMisuseState, FreeByOwnerThenOtherThreadLeavesListsSound) {
+    double_free_cases(DOUBLE_FREE_OWNER_REMOTE, "free by the owner, again by another thread");
+}
+
+HAK_TEST(TinyMisuseState, InteriorPointerLeavesBlockIntact) {
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        struct misuse_case c = {INTERIOR, sizes[i]};
+        char label[96];
+        snprintf(label, sizeof label, "interior pointers, %zu bytes", sizes[i]);
+        run_child(interior_child, &c, label, 3);
+    }
+}
+
+HAK_TEST(TinyMisuseState, ChecksOffReportsNothing) {
+    /* One report: the misuse made after the checks were turned back on. */
+    run_child(checks_off_child, NULL, "tiny.checks=0", 1);
+}
+
+HAK_TEST(TinyMisuseState, PointerPastLastBlockOfSlabIsReported) {
+    static const size_t tail_sizes[] = {48, 80, 96, 3000}; /* 65536 is no multiple of these */
+    for (size_t i = 0; i < sizeof tail_sizes / sizeof tail_sizes[0]; i++) {
+        char label[96];
+        snprintf(label, sizeof label, "pointer past the last %zu-byte block of a slab",
+                 tail_sizes[i]);
+        run_child(past_last_block_child, (void *)&tail_sizes[i], label, 1);
+    }
+}
