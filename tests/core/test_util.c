@@ -380,3 +380,24 @@ char *hak_read_file(const char *path, size_t *len) {
         *len = n;
     return buf;
 }
+
+int hak_read_rollup(size_t *rss, size_t *lazy) {
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    int got = 0;
+    *rss = *lazy = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long kb;
+        if (sscanf(line, "Rss: %lu kB", &kb) == 1) {
+            *rss = (size_t)kb << 10;
+            got |= 1;
+        } else if (sscanf(line, "LazyFree: %lu kB", &kb) == 1) {
+            *lazy = (size_t)kb << 10;
+            got |= 2;
+        }
+    }
+    fclose(f);
+    return got == 3;
+}

@@ -64,6 +64,10 @@ uint64_t hak_ctr(const char *name);
 
 /* Resident bytes of this process (/proc/self/statm), 0 on error. */
 size_t hak_rss_bytes(void);
+/* Rss and LazyFree of the whole process from /proc/self/smaps_rollup, in bytes (MADV_FREE
+ * pages stay in Rss until the kernel needs them: Rss - LazyFree is what is really held).
+ * 1 when both were read, 0 otherwise. */
+int    hak_read_rollup(size_t *rss, size_t *lazy);
 
 /* Makes a fresh directory under TMPDIR (or /tmp); malloc'ed path. rm -rf with hak_rmtree. */
 char *hak_mkdtemp(const char *tag);

@@ -81,27 +81,6 @@ static void touch_pages(unsigned char *p, size_t n, unsigned char v) {
     p[n - 1] = v;
 }
 
-/* Rss and LazyFree from /proc/self/smaps_rollup, in bytes; 0 when unreadable. */
-static int read_rollup(size_t *rss, size_t *lazy) {
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    int got = 0;
-    *rss = *lazy = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long kb;
-        if (sscanf(line, "Rss: %lu kB", &kb) == 1) {
-            *rss = (size_t)kb << 10;
-            got |= 1;
-        } else if (sscanf(line, "LazyFree: %lu kB", &kb) == 1) {
-            *lazy = (size_t)kb << 10;
-            got |= 2;
-        }
-    }
-    fclose(f);
-    return got == 3;
-}
 
 /* Both caches off (bigcache.max_bytes=0, batch.max_bytes=0) and flushed, then drained: 4 MiB
  * blocks are allocated and held until one is a fresh mapping, which hakmem makes only when
@@ -301,7 +280,7 @@ static int big_round(size_t *rss_before, size_t *lazy_before, size_t *rss_full, 
     size_t count = 0, total = 0;
     /* Start from empty caches: what earlier tests left is reclaimed now. */
     hak_config_set("large.flush", "1");
-    read_rollup(rss_before, lazy_before);
+    hak_read_rollup(rss_before, lazy_before);
     while (total < 200 * MiB && count < MAX_BIG) {
         n[count] = 1 * MiB + (size_t)(hak_rand_next(&rng) % (7 * MiB + 1));
         p[count] = alloc_same_site(n[count]);
@@ -311,11 +290,11 @@ static int big_round(size_t *rss_before, size_t *lazy_before, size_t *rss_full, 
         total += n[count++];
     }
     size_t lazy;
-    read_rollup(rss_full, &lazy);
+    hak_read_rollup(rss_full, &lazy);
     for (size_t i = 0; i < count; i++)
         hak_free(p[i]);
     hak_config_set("large.flush", "1");
-    read_rollup(rss_end, lazy_end);
+    hak_read_rollup(rss_end, lazy_end);
     return 1;
 }
 
@@ -325,7 +304,7 @@ static int big_round(size_t *rss_before, size_t *lazy_before, size_t *rss_full, 
  * test's own pages; the blocks were 200 MiB, so a block that stayed resident shows. */
 HAK_TEST(LargeRules, FlushWithDontneedBringsRssBack) {
     size_t r0, l0;
-    if (!read_rollup(&r0, &l0))
+    if (!hak_read_rollup(&r0, &l0))
         HAK_SKIP("/proc/self/smaps_rollup has no Rss/LazyFree");
     saved_opt pol, dn;
     HAK_ASSERT_EQ(opt_set(&pol, "large.policy", "mmap"), 0);
@@ -345,7 +324,7 @@ HAK_TEST(LargeRules, FlushWithDontneedBringsRssBack) {
  * pages are LazyFree; RSS - LazyFree falls back with the same bound. */
 HAK_TEST(LargeRules, FlushWithMadvFreeLeavesOnlyLazyPages) {
     size_t r0, l0;
-    if (!read_rollup(&r0, &l0))
+    if (!hak_read_rollup(&r0, &l0))
         HAK_SKIP("/proc/self/smaps_rollup has no Rss/LazyFree");
     saved_opt pol, dn;
     HAK_ASSERT_EQ(opt_set(&pol, "large.policy", "mmap"), 0);

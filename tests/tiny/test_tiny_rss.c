@@ -23,31 +23,10 @@ enum { THREADS = 4, MAX_BLOCKS = 1 << 16 };
 #define PER_THREAD (64 * MiB)
 #define BURST ((size_t)THREADS * PER_THREAD)
 
-/* Rss and LazyFree of the whole process, in bytes; 0 when smaps_rollup is unreadable. */
-static int read_rollup(size_t *rss, size_t *lazy) {
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    int got = 0;
-    *rss = *lazy = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long kb;
-        if (sscanf(line, "Rss: %lu kB", &kb) == 1) {
-            *rss = (size_t)kb << 10;
-            got |= 1;
-        } else if (sscanf(line, "LazyFree: %lu kB", &kb) == 1) {
-            *lazy = (size_t)kb << 10;
-            got |= 2;
-        }
-    }
-    fclose(f);
-    return got == 3;
-}
 
 static size_t rss_not_lazy(void) {
     size_t rss, lazy;
-    if (!read_rollup(&rss, &lazy))
+    if (!hak_read_rollup(&rss, &lazy))
         return 0;
     return rss - lazy;
 }
@@ -142,7 +121,7 @@ static void *burst_thread(void *arg) {
 
 static void run_burst(int remote) {
     size_t probe_rss, probe_lazy;
-    if (!read_rollup(&probe_rss, &probe_lazy))
+    if (!hak_read_rollup(&probe_rss, &probe_lazy))
         HAK_SKIP("/proc/self/smaps_rollup has no Rss/LazyFree (kernel before 4.14)");
 
     char cache[32] = "";
