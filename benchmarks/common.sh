@@ -54,3 +54,46 @@ install_missing() {
         note "not installing${missing_pkgs} (not root, no apt-get, or --no-install)"
     fi
 }
+
+# base_of NAME: the allocator behind a runner's name (hakmem-mmap -> hakmem).
+base_of() { case "$1" in hakmem*) echo hakmem ;; *) echo "$1" ;; esac; }
+
+# keep_available NAME...: sets allocators=(...) to the names whose library can be
+# preloaded, with a note for each one skipped; exits when none is left.
+keep_available() {
+    local a so
+    allocators=()
+    for a in "$@"; do
+        so=$(preload_of "$(base_of "$a")")
+        if [ -n "$so" ] && [ ! -r "$so" ]; then
+            if [ "$(base_of "$a")" = hakmem ]; then
+                note "skipping $a: $so not found (build it, or set HAKMEM_SO)"
+            else
+                note "skipping $a: $so not found (Debian package $(package_of "$a"))"
+            fi
+            continue
+        fi
+        allocators+=("$a")
+    done
+    [ ${#allocators[@]} -gt 0 ] || { note "no allocator to run"; exit 1; }
+}
+
+# find_bench_bin NAME SOURCE [CFLAGS...]: sets bin= to build/benchmarks/NAME (or the
+# build-bench one) unless --bin gave one, else compiles SOURCE into $tmpdir (the runner's
+# temporary folder, which it sets first).
+find_bench_bin() {
+    local name=$1 src=$2 cand
+    shift 2
+    if [ -z "$bin" ]; then
+        for cand in "$root/build/benchmarks/$name" "$root/build-bench/benchmarks/$name"; do
+            [ -x "$cand" ] && { bin=$cand; break; }
+        done
+    fi
+    if [ -z "$bin" ]; then
+        bin=${tmpdir:?}/$name
+        note "no $name found; compiling $src"
+        ${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -fno-builtin-malloc -fno-builtin-calloc \
+            -fno-builtin-free "$@" -o "$bin" "$src" || { note "cannot compile $src"; exit 1; }
+    fi
+    [ -x "$bin" ] || { note "$name binary '$bin' is not executable"; exit 1; }
+}

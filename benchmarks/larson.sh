@@ -122,36 +122,13 @@ done
 # shellcheck disable=SC2086
 install_missing "$install" $wanted
 
-allocators=()
-for a in $wanted; do
-    so=$(preload_of "$a")
-    if [ -n "$so" ] && [ ! -r "$so" ]; then
-        if [ "$a" = hakmem ]; then
-            note "skipping hakmem: $so not found (build it, or set HAKMEM_SO)"
-        else
-            note "skipping $a: $so not found (Debian package $(package_of "$a"))"
-        fi
-        continue
-    fi
-    allocators+=("$a")
-done
-[ ${#allocators[@]} -gt 0 ] || { note "no allocator to run"; exit 1; }
+# shellcheck disable=SC2086
+keep_available $wanted
 
 # ---- the larson binary -----------------------------------------------------------------
 tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/larson.XXXXXX") || exit 1
 trap 'rm -rf "$tmpdir"' EXIT
-if [ -z "$bin" ]; then
-    for cand in "$root/build/benchmarks/bench_larson" "$root/build-bench/benchmarks/bench_larson"; do
-        [ -x "$cand" ] && { bin=$cand; break; }
-    done
-fi
-if [ -z "$bin" ]; then
-    bin=$tmpdir/larson
-    note "no bench_larson found; compiling $here/larson.c"
-    ${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -fno-builtin-malloc -fno-builtin-free -pthread \
-        -o "$bin" "$here/larson.c" || { note "cannot compile larson.c"; exit 1; }
-fi
-[ -x "$bin" ] || { note "larson binary '$bin' is not executable"; exit 1; }
+find_bench_bin bench_larson "$here/larson.c" -pthread
 
 # ---- output file -----------------------------------------------------------------------
 [ -n "$out" ] || out=$here/results/larson-$(date +%Y%m%d-%H%M%S).tsv

@@ -135,7 +135,6 @@ timeout_of() { # MODE SCALE
 # shellcheck source=benchmarks/common.sh
 . "$here/common.sh"
 
-base_of() { case "$1" in hakmem*) echo hakmem ;; *) echo "$1" ;; esac; }
 policy_of() { case "$1" in hakmem-*) echo "${1#hakmem-}" ;; *) echo "" ;; esac; }
 
 wanted=${allocators_arg:-$all_allocators}
@@ -165,36 +164,13 @@ fi
 have_strace=0
 [ "$do_strace" = 1 ] && command -v strace >/dev/null 2>&1 && have_strace=1
 
-allocators=()
-for a in $wanted; do
-    so=$(preload_of "$(base_of "$a")")
-    if [ -n "$so" ] && [ ! -r "$so" ]; then
-        if [ "$(base_of "$a")" = hakmem ]; then
-            note "skipping $a: $so not found (build it, or set HAKMEM_SO)"
-        else
-            note "skipping $a: $so not found (Debian package $(package_of "$a"))"
-        fi
-        continue
-    fi
-    allocators+=("$a")
-done
-[ ${#allocators[@]} -gt 0 ] || { note "no allocator to run"; exit 1; }
+# shellcheck disable=SC2086
+keep_available $wanted
 
 # ---- the vm binary ---------------------------------------------------------------------
 tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/vm.XXXXXX") || exit 1
 trap 'rm -rf "$tmpdir"' EXIT
-if [ -z "$bin" ]; then
-    for cand in "$root/build/benchmarks/bench_vm" "$root/build-bench/benchmarks/bench_vm"; do
-        [ -x "$cand" ] && { bin=$cand; break; }
-    done
-fi
-if [ -z "$bin" ]; then
-    bin=$tmpdir/vm
-    note "no bench_vm found; compiling $here/vm.c"
-    ${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -fno-builtin-malloc -fno-builtin-calloc \
-        -fno-builtin-free -o "$bin" "$here/vm.c" || { note "cannot compile vm.c"; exit 1; }
-fi
-[ -x "$bin" ] || { note "vm binary '$bin' is not executable"; exit 1; }
+find_bench_bin bench_vm "$here/vm.c"
 
 # ---- output file -----------------------------------------------------------------------
 # One row per timed run (pass=time), per strace pass (pass=strace) and per HAKMEM_STATS
