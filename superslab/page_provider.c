@@ -12,7 +12,6 @@
 
 static hak_lock page_lock = HAK_LOCK_INIT;
 static hak_slab *free_descs;
-static size_t live;
 
 static hak_slab *desc_alloc(void) {
     hak_lock_acquire(&page_lock);
@@ -29,7 +28,6 @@ static hak_slab *desc_alloc(void) {
     }
     hak_slab *d = free_descs;
     free_descs = d->provider_next;
-    live++;
     hak_lock_release(&page_lock);
     return d;
 }
@@ -38,7 +36,6 @@ static void desc_free(hak_slab *d) {
     hak_lock_acquire(&page_lock);
     d->provider_next = free_descs;
     free_descs = d;
-    live--;
     hak_lock_release(&page_lock);
 }
 
@@ -66,10 +63,6 @@ void hak_pageslab_release(hak_slab *s) {
     hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
     hak_os_unmap(s->start, HAK_SLAB_SIZE);
     desc_free(s);
-}
-
-size_t hak_pageslab_live(void) {
-    return __atomic_load_n(&live, __ATOMIC_RELAXED);
 }
 
 void hak_pageslab_lock_all(void) { hak_lock_acquire(&page_lock); }

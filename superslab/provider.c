@@ -4,8 +4,6 @@
 #include "counters/counters.h"
 #include "superslab/provider.h"
 
-size_t hak_superslab_live_slabs(void);
-
 static int use_superslab = 1;
 
 hak_slab *hak_slab_acquire(void) {
@@ -21,14 +19,6 @@ void hak_slab_release(hak_slab *s) {
         hak_superslab_release(s);
     else
         hak_pageslab_release(s);
-}
-
-size_t hak_slab_provider_live_slabs(void) {
-    return hak_superslab_live_slabs() + hak_pageslab_live();
-}
-
-int hak_slab_provider_is_superslab(void) {
-    return use_superslab;
 }
 
 static void provider_init(void) {

@@ -15,6 +15,5 @@ void      hak_pageslab_release(hak_slab *s);
 void      hak_pageslab_lock_all(void);
 void      hak_pageslab_unlock_all(void);
 void      hak_pageslab_reset_locks(void);
-size_t    hak_pageslab_live(void);
 
 #endif

@@ -57,10 +57,4 @@ hak_slab *hak_slab_acquire(void);
 /* Gives back a slab none of whose blocks are in use; it is unregistered at once. */
 void      hak_slab_release(hak_slab *s);
 
-/* Provider statistics for tests: slabs handed out, SuperSlabs mapped. */
-size_t hak_slab_provider_live_slabs(void);
-size_t hak_superslab_count(void);
-/* 1 if the provider in use is the SuperSlab one. */
-int    hak_slab_provider_is_superslab(void);
-
 #endif

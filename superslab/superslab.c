@@ -37,9 +37,7 @@ _Static_assert(sizeof(hak_superslab) <= HAK_SLAB_SIZE, "descriptors must fit in 
 
 static hak_lock ss_lock = HAK_LOCK_INIT;
 static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
-static size_t ss_count;       /* mapped */
 static size_t ss_empty;       /* mapped with every slab free */
-static size_t ss_live_slabs;  /* handed out */
 static size_t ss_dirty;       /* free slabs not yet given back to the OS */
 
 static void avail_push(hak_superslab *ss) {
@@ -81,7 +79,6 @@ hak_slab *hak_superslab_acquire(void) {
         if (!fresh)
             return NULL;
         hak_lock_acquire(&ss_lock);
-        ss_count++;
         ss_empty++;
         avail_push(fresh);
         ss = avail;
@@ -98,7 +95,6 @@ hak_slab *hak_superslab_acquire(void) {
     ss->free_mask &= ~(1u << i);
     if (ss->free_mask == 0)
         avail_remove(ss);
-    ss_live_slabs++;
     hak_lock_release(&ss_lock);
 
     hak_slab *s = &ss->slabs[i];
@@ -144,13 +140,11 @@ void hak_superslab_release(hak_slab *s) {
     ss->free_mask |= 1u << i;
     ss->dirty_mask |= 1u << i;
     ss_dirty++;
-    ss_live_slabs--;
     if (!ss->in_avail)
         avail_push(ss);
     if (ss->free_mask == SS_ALL_FREE) {
         if (ss_empty >= SS_RESERVE) {
             avail_remove(ss);
-            ss_count--;
             ss_dirty -= (size_t)__builtin_popcount(ss->dirty_mask);
             unmap = ss;
         } else {
@@ -166,17 +160,6 @@ void hak_superslab_release(hak_slab *s) {
         hak_os_unmap(unmap, HAK_SUPERSLAB_SIZE);
         HAK_COUNT(superslab_release);
     }
-}
-
-size_t hak_superslab_count(void) {
-    hak_lock_acquire(&ss_lock);
-    size_t n = ss_count;
-    hak_lock_release(&ss_lock);
-    return n;
-}
-
-size_t hak_superslab_live_slabs(void) {
-    return __atomic_load_n(&ss_live_slabs, __ATOMIC_RELAXED);
 }
 
 void hak_superslab_lock_all(void) { hak_lock_acquire(&ss_lock); }

@@ -56,13 +56,6 @@ size_t hak_tiny_usable_size(const void *p, void *slab) {
     return ((hak_slab *)slab)->block_size;
 }
 
-size_t hak_tiny_thread_cached(void) {
-    size_t n = 0;
-    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++)
-        n += hak_tiny_tls.heap ? hak_tiny_cached(&hak_tiny_tls, c) : 0;
-    return n;
-}
-
 static void tiny_init(void) {
     hak_tiny_classes_init();
     hak_tiny_key = make_key();

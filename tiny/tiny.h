@@ -110,7 +110,4 @@ void  *hak_tiny_alloc_aligned(size_t size, size_t alignment);
 void   hak_tiny_free(void *p, void *slab);
 size_t hak_tiny_usable_size(const void *p, void *slab);
 
-/* For tests: blocks cached by the calling thread, all classes. */
-size_t hak_tiny_thread_cached(void);
-
 #endif
