@@ -27,6 +27,7 @@
 #include "policy/elo.h"
 
 #define TICK 8
+#define RSS_EVERY 8
 
 static hak_elo_state engine;
 static hak_lock engine_lock = HAK_LOCK_INIT;
@@ -80,7 +81,13 @@ static sample measure(void) {
     memset(&ru, 0, sizeof ru);
     getrusage(RUSAGE_SELF, &ru);
     s.faults = (double)ru.ru_minflt + (double)ru.ru_majflt;
-    s.rss = read_rss();
+    /* RSS moves slowly and reading /proc costs three system calls: sample it every
+     * RSS_EVERY measurements (the rest of the sample is two system calls). */
+    static unsigned calls;
+    static double last_rss;
+    if (calls++ % RSS_EVERY == 0)
+        last_rss = read_rss();
+    s.rss = last_rss;
     return s;
 }
 
@@ -120,8 +127,8 @@ static void close_epoch_locked(unsigned allocs) {
     unsigned prev = engine.current;
     unsigned next = hak_elo_close_epoch(&engine, cost);
     atomic_store_explicit(&route, pack(&engine.arms[next]), memory_order_release);
-    measuring = next == prev; /* a new arm settles first */
-    epoch_start = measure();
+    measuring = next == prev; /* a new arm settles first (and measures again then) */
+    epoch_start = now;        /* the end of this epoch starts the next one */
     epoch_start_ms = now_ms();
 }
 
