@@ -4,7 +4,11 @@
  *          otherwise, or when BigCache refuses -> the batch (reclaimed lazily, kept mapped);
  *          only when both refuse -> munmap. (The original hakmem unmapped right after
  *          adding to the batch; tests/large holds that a freed range stays mapped.)
- *   alloc: BigCache hit -> batch range that fits -> a new mapping.
+ *   alloc: BigCache hit -> the batch's best fit (split when much larger) -> old BigCache
+ *          entries evicted into the batch, best fit again -> the largest kept range grown
+ *          with mremap -> a new mapping, placed per numa.mode.
+ *   realloc: grow into the kept range right after the block, else mremap a block that is
+ *          one mapping, else (EAGAIN) the front door copies; a shrink gives its tail back.
  * Requests aligned beyond a page always get a fresh mapping (cached ranges are only
  * page-aligned). */
 #include <errno.h>
@@ -49,9 +53,9 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
             if (base) {
                 *got = total;
                 *flags = HAK_LARGE_ONE_MAPPING;
-            }
-            else if (hak_batch_add(small, have) != 0)
+            } else if (hak_batch_add(small, have) != 0) {
                 hak_os_unmap(small, have);
+            }
         }
     }
     return base;
