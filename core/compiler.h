@@ -13,6 +13,15 @@
 /* Symbols of the public API: exported from libhakmem.so, everything else stays hidden. */
 #define HAK_API         __attribute__((visibility("default")))
 
+/* A spin-wait hint to the CPU (x86 pause, arm yield). */
+#if defined(__x86_64__) || defined(__i386__)
+#define hak_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define hak_cpu_relax() __asm__ __volatile__("yield")
+#else
+#define hak_cpu_relax() ((void)0)
+#endif
+
 #define HAK_ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
 #define HAK_ALIGN_DOWN(x, a) ((x) & ~((uintptr_t)(a) - 1))
 #define HAK_IS_POW2(x)       ((x) != 0 && ((x) & ((x) - 1)) == 0)

@@ -114,7 +114,7 @@ void hak_init_slow(void) {
     if (expected == HAK_INIT_DONE || atomic_load(&init_owner) == (void *)&init_marker)
         return;
     while (atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE)
-        __builtin_ia32_pause();
+        hak_cpu_relax();
 }
 
 int hak_init_started(void) {

@@ -7,6 +7,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 
+#include "core/compiler.h"
+
 typedef struct hak_lock {
     atomic_int held;
 } hak_lock;
@@ -22,7 +24,7 @@ static inline void hak_lock_acquire(hak_lock *l) {
     unsigned spins = 0;
     while (!hak_lock_try(l)) {
         if (++spins < 64)
-            __builtin_ia32_pause();
+            hak_cpu_relax();
         else
             sched_yield();
     }

@@ -2,6 +2,7 @@
 #include "tiny/tiny.h"
 
 #include <stddef.h>
+#include <time.h>
 
 #include "core/components.h"
 #include "core/init.h"
@@ -17,7 +18,10 @@ uintptr_t hak_tiny_key;
 
 /* A key no program computes by accident: mixed from an address (ASLR) and the clock. */
 static uintptr_t make_key(void) {
-    uint64_t x = (uint64_t)(uintptr_t)&hak_tiny_key ^ __builtin_ia32_rdtsc();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)(uintptr_t)&hak_tiny_key ^ ((uint64_t)ts.tv_sec << 30) ^
+                 (uint64_t)ts.tv_nsec;
     x ^= x >> 31;
     x *= 0x9E3779B97F4A7C15ull;
     x ^= x >> 29;
