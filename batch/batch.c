@@ -44,48 +44,23 @@
 
 /* ---- options ------------------------------------------------------------------------ */
 
-enum { KNOB_FLUSH_RANGES, KNOB_FLUSH_BYTES, KNOB_MAX_BYTES, KNOB_DONTNEED, KNOB_COUNT };
-
-/* A test override (hak_batch_tune) wins over the option; < 0 means "no override". */
-static _Atomic int64_t knobs[KNOB_COUNT] = {-1, -1, -1, -1};
-
-static int64_t knob(int k, int64_t option_value) {
-    int64_t v = atomic_load_explicit(&knobs[k], memory_order_relaxed);
-    return v >= 0 ? v : option_value;
-}
-
-/* Option batch.flush_ranges (INT, default 64): pending ranges that trigger a flush. */
+/* The options; tests set values beyond their public range through hak_option_override. */
 static size_t opt_flush_ranges(void) {
-    int64_t v = knob(KNOB_FLUSH_RANGES, hak_option(HAK_OPT_BATCH_FLUSH_RANGES));
+    int64_t v = hak_option(HAK_OPT_BATCH_FLUSH_RANGES);
     return v < 1 ? 1 : (size_t)v;
 }
 
-/* Option batch.flush_bytes (SIZE, default 64M): pending bytes that trigger a flush. */
 static size_t opt_flush_bytes(void) {
-    int64_t v = knob(KNOB_FLUSH_BYTES, hak_option(HAK_OPT_BATCH_FLUSH_BYTES));
+    int64_t v = hak_option(HAK_OPT_BATCH_FLUSH_BYTES);
     return v < 1 ? 1 : (size_t)v;
 }
 
-/* Option batch.max_bytes (SIZE, default 1G): address space kept; 0 turns the batch off. */
 static size_t opt_max_bytes(void) {
-    return (size_t)knob(KNOB_MAX_BYTES, hak_option(HAK_OPT_BATCH_MAX_BYTES));
+    return (size_t)hak_option(HAK_OPT_BATCH_MAX_BYTES);
 }
 
-/* Option batch.dontneed (BOOL, default 0): MADV_DONTNEED instead of MADV_FREE. */
 static int opt_dontneed(void) {
-    return knob(KNOB_DONTNEED, hak_option(HAK_OPT_BATCH_DONTNEED)) != 0;
-}
-
-void hak_batch_tune(const hak_batch_tuning *t) {
-    int64_t v[KNOB_COUNT] = {-1, -1, -1, -1};
-    if (t) {
-        v[KNOB_FLUSH_RANGES] = t->flush_ranges;
-        v[KNOB_FLUSH_BYTES] = t->flush_bytes;
-        v[KNOB_MAX_BYTES] = t->max_bytes;
-        v[KNOB_DONTNEED] = t->dontneed;
-    }
-    for (int k = 0; k < KNOB_COUNT; k++)
-        atomic_store_explicit(&knobs[k], v[k], memory_order_relaxed);
+    return hak_option(HAK_OPT_BATCH_DONTNEED) != 0;
 }
 
 /* ---- the range table ---------------------------------------------------------------- */

@@ -43,17 +43,9 @@
 
 /* ---- options ------------------------------------------------------------------------ */
 
-static _Atomic int64_t max_bytes_override = -1;
-
-/* Option bigcache.max_bytes (SIZE, default 128M): hard cap; 0 turns the cache off. */
+/* Option bigcache.max_bytes: hard cap; 0 turns the cache off. */
 static size_t opt_max_bytes(void) {
-    int64_t v = atomic_load_explicit(&max_bytes_override, memory_order_relaxed);
-    return v >= 0 ? (size_t)v : (size_t)hak_option(HAK_OPT_BIGCACHE_MAX_BYTES);
-}
-
-void hak_bigcache_tune_max_bytes(int64_t max_bytes) {
-    atomic_store_explicit(&max_bytes_override, max_bytes < 0 ? -1 : max_bytes,
-                          memory_order_relaxed);
+    return (size_t)hak_option(HAK_OPT_BIGCACHE_MAX_BYTES);
 }
 
 /* ---- size classes ------------------------------------------------------------------- */

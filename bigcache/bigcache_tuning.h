@@ -1,4 +1,4 @@
-/* BigCache room: knobs behind its options, its size classes, and hooks for tests.
+/* BigCache room: its size classes, and hooks for tests.
  *
  * Not part of the interface other rooms use (bigcache/bigcache.h is). */
 #ifndef HAKMEM_BIGCACHE_BIGCACHE_TUNING_H
@@ -7,15 +7,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/options.h"
+
 /* Entries the cache can hold at once (a fixed table: bookkeeping never allocates). With
- * the default cap of 128 MiB and blocks of 1 MiB and more, the byte cap binds long before
+ * the default cap of 64 MiB and blocks of 1 MiB and more, the byte cap binds long before
  * the table fills; when it does fill, the oldest entry is evicted as if over the cap. */
 #define HAK_BIGCACHE_SLOTS 1024u
 /* Hash buckets, each with its own lock (a power of two). */
 #define HAK_BIGCACHE_BUCKETS 256u
 
-/* Override of option bigcache.max_bytes; < 0 leaves the option in charge. */
-void   hak_bigcache_tune_max_bytes(int64_t max_bytes);
+/* Test helper: sets bigcache.max_bytes (< 0: its default). */
+static inline void hak_bigcache_tune_max_bytes(int64_t max_bytes) {
+    hak_option_override(HAK_OPT_BIGCACHE_MAX_BYTES, max_bytes);
+}
 
 /* The size class of a request or mapping length: size rounded up to a multiple of its
  * class step, a quarter of the power of two just below it, at least 64 KiB:

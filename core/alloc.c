@@ -68,12 +68,9 @@ static size_t owned_usable_size(const void *p, hak_map_block **block_out) {
     return b->kind == HAK_BLOCK_LARGE ? hak_large_usable_size(b) : hak_fallback_usable_size(b);
 }
 
-size_t hak_front_usable_size(const void *p, int foreign_mode) {
-    if (!p)
-        return 0;
-    size_t n = owned_usable_size(p, NULL);
-    (void)foreign_mode; /* the override asks the C library itself (override.c) */
-    return n;
+/* 0 for a pointer hakmem does not own (the override then asks the C library). */
+size_t hak_front_usable_size(const void *p) {
+    return p ? owned_usable_size(p, NULL) : 0;
 }
 
 void *hak_front_calloc(size_t count, size_t size, uintptr_t site) {
@@ -177,5 +174,5 @@ HAK_API int hak_posix_memalign(void **out, size_t alignment, size_t size) {
 }
 
 HAK_API size_t hak_usable_size(const void *ptr) {
-    return hak_front_usable_size(ptr, HAK_FOREIGN_REPORT);
+    return hak_front_usable_size(ptr);
 }

@@ -39,7 +39,7 @@ void  *hak_front_aligned(size_t alignment, size_t size, uintptr_t site);
 /* aligned_alloc and posix_memalign: their argument checks and error conventions. */
 void  *hak_front_aligned_alloc(size_t alignment, size_t size, uintptr_t site);
 int    hak_front_posix_memalign(void **out, size_t alignment, size_t size, uintptr_t site);
-size_t hak_front_usable_size(const void *p, int foreign_mode);
+size_t hak_front_usable_size(const void *p);
 
 HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {
     if (hak_likely(size <= HAK_SMALL_MAX)) {

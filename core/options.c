@@ -162,6 +162,12 @@ static void expected_text(int i, char *buf, size_t len) {
     }
 }
 
+void hak_option_override(enum hak_option_id id, int64_t value) {
+    if (value < 0 && parse_value(id, defs[id].def, &value) != 0)
+        return;
+    atomic_store(&hak_option_values[id], value);
+}
+
 void hak_options_load_env(void) {
     for (int i = 0; i < HAK_OPT_COUNT; i++) {
         const option_def *d = &defs[i];

@@ -28,6 +28,10 @@ void hak_options_load_env(void);
  * large.policy selection in the registry). */
 void hak_options_apply_deferred(void);
 
+/* For tests and tools: sets an option's value without the public range check (a test may
+ * want thresholds no user should set); value < 0 restores the default. */
+void hak_option_override(enum hak_option_id id, int64_t value);
+
 /* Parses "64K", "2M", "1G", "4096" (no allocation). 0 ok, -1 on a bad value. */
 int hak_parse_size(const char *s, int64_t *out);
 

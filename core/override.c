@@ -94,6 +94,6 @@ static size_t libc_usable_size(void *p) {
 HAK_API size_t malloc_usable_size(void *ptr) {
     if (!ptr)
         return 0;
-    size_t n = hak_front_usable_size(ptr, HAK_FOREIGN_LIBC);
+    size_t n = hak_front_usable_size(ptr);
     return n ? n : libc_usable_size(ptr);
 }

@@ -145,7 +145,6 @@ static unsigned pick_next(hak_elo_state *s) {
 
 unsigned hak_elo_close_epoch(hak_elo_state *s, double cost) {
     hak_elo_arm *cur = &s->arms[s->current];
-    cur->last_cost = cost;
     cur->samples++;
     s->epochs++;
     if (s->previous >= 0 && (unsigned)s->previous != s->current)

@@ -33,7 +33,6 @@ typedef struct hak_elo_arm {
     double rating;
     unsigned wins, losses, draws;
     unsigned samples;          /* epochs run */
-    double last_cost;
     int active;
 } hak_elo_arm;
 

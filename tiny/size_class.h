@@ -11,7 +11,6 @@
 #include "core/compiler.h"
 
 #define HAK_TINY_CLASSES   40
-#define HAK_TINY_MIN_SIZE  ((size_t)16)
 #define HAK_TINY_MAX_SIZE  ((size_t)32768)
 
 extern uint8_t  hak_tiny_class_of[HAK_TINY_MAX_SIZE / 16 + 1];

@@ -18,6 +18,7 @@
 #include "core/components.h"
 #include "core/os.h"
 #include "hakmem/hakmem.h"
+#include "core/test_util.h"
 #include "shim/hak_test.h"
 
 #define KiB ((size_t)1 << 10)
@@ -581,18 +582,7 @@ HAK_TEST(Batch, ChildOfThreadedParentCanUseTheBatch) {
     atomic_store(&hammer_stop, 0);
     pthread_t t;
     HAK_ASSERT_EQ(pthread_create(&t, NULL, hammer, NULL), 0);
-    int bad = 0;
-    for (int k = 0; k < 20; k++) {
-        pid_t pid = fork();
-        if (pid == 0)
-            _exit(child_work());
-        int status = 0;
-        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0) {
-            hak_test_note("child %d: status %#x", k, status);
-            bad++;
-        }
-    }
+    int bad = hak_fork_children(20, child_work);
     atomic_store(&hammer_stop, 1);
     pthread_join(t, NULL);
     HAK_EXPECT_EQ(bad, 0);

@@ -9,10 +9,33 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shim/hak_test.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Forks n children one after the other; each runs child() and exits with its result.
+ * Returns how many did not exit 0 (each is noted). Header-only: room tests that link only
+ * their room and core can use it without hak_test_util. */
+static inline int hak_fork_children(int n, int (*child)(void)) {
+    int bad = 0;
+    for (int k = 0; k < n; k++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(child());
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+            hak_test_note("child %d: status %#x", k, status);
+            bad++;
+        }
+    }
+    return bad;
+}
 
 /* What a child process did. out/err are NUL-terminated (may hold NULs before). */
 typedef struct hak_proc {
