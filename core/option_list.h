@@ -21,10 +21,11 @@
       "kill switch: every large block comes from the mmap backend, whatever the policy")     \
     X(LARGE_FLUSH, "large.flush", ACTION, "0", NULL, 0, 1, 1, NULL, NULL,                      \
       "action: give every cached large mapping (BigCache, batch) back to the OS now")         \
-    X(ELO_EPOCH_ALLOCS, "elo.epoch_allocs", INT, "64", NULL, 16, 100000000, 0,                 \
-      "HAKMEM_ELO_EPOCH_ALLOCS", NULL, "elo policy: large allocations per epoch (one arm each)")\
-    X(ELO_EPOCH_MS, "elo.epoch_ms", INT, "0", NULL, 0, 3600000, 0, "HAKMEM_ELO_EPOCH_MS", NULL,  \
-      "elo policy: also close an epoch after this many milliseconds (0: by count only)")     \
+    X(ELO_EPOCH_ALLOCS, "elo.epoch_allocs", INT, "16", NULL, 4, 100000000, 1,                  \
+      "HAKMEM_ELO_EPOCH_ALLOCS", NULL,                                                        \
+      "elo policy: large allocations an epoch (one arm) has at least")                        \
+    X(ELO_EPOCH_MS, "elo.epoch_ms", INT, "4", NULL, 0, 3600000, 1, "HAKMEM_ELO_EPOCH_MS", NULL,  \
+      "elo policy: milliseconds an epoch lasts at least (0: epochs by count only)")          \
     X(ELO_K, "elo.k", INT, "32", NULL, 1, 400, 0, "HAKMEM_ELO_K", NULL,                        \
       "elo policy: K factor of the rating update")                                           \
     X(ELO_EPSILON, "elo.epsilon_pm", INT, "100", NULL, 0, 1000, 0, "HAKMEM_ELO_EPSILON_PM",    \

@@ -118,7 +118,11 @@ static void drop_loser(hak_elo_state *s) {
     unsigned worst = HAK_ELO_ARMS;
     for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
         hak_elo_arm *a = &s->arms[i];
-        if (!a->active || a->samples < s->p.min_games)
+        /* Games, not epochs run: an arm plays when it runs and again when the next epoch's
+         * arm plays it, so one bad epoch already gives two losses. Counting epochs would
+         * keep a bad arm on the exploration list until it ran twice, and at epsilon 0.1
+         * over 24 arms that takes hundreds of epochs, each paying its cost again. */
+        if (!a->active || a->wins + a->losses + a->draws < s->p.min_games)
             continue;
         if (worst == HAK_ELO_ARMS || a->rating < s->arms[worst].rating)
             worst = i;

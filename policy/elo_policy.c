@@ -7,6 +7,12 @@
  * allocation never waits for the policy. (The original hakmem chose per allocation and
  * paid 100-200 ns each time.)
  *
+ * An epoch lasts at least elo.epoch_ms milliseconds (default 4) and at least
+ * elo.epoch_allocs large allocations (default 16). Time is the unit that fits every
+ * workload: by count alone, 64 allocations of 2 MiB blocks last 0.4 ms, too short to pay
+ * back the switch to another backend (whose caches are cold), while 64 allocations under a
+ * bad arm of 5 ms each cost 320 ms. (`benchmarks/elo.sh`, docs/ELO.md.)
+ *
  * An epoch's cost: w_cpu * CPU-ns per allocation + w_faults * page faults per allocation
  * + w_mem * RSS, each divided by its running mean over all epochs so that the units and the
  * epoch lengths cancel out. After a switch of arm, the first quarter of the epoch is not
@@ -43,16 +49,29 @@ typedef struct sample {
 } sample;
 static sample epoch_start;
 static double mean_cpu, mean_faults, mean_rss;
-static uint64_t epoch_start_ms;
+static uint64_t epoch_start_ns;
 
 static uint64_t pack(const hak_elo_arm *a) {
     return (uint64_t)a->threshold | (a->backend == HAK_BACKEND_MMAP);
 }
 
-static uint64_t now_ms(void) {
+static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Has the epoch (or its settling part) run `quarters` quarters of its length, in both
+ * units: elo.epoch_allocs allocations and elo.epoch_ms milliseconds? The time floor is what
+ * keeps a switch affordable: the cost of switching arms (the new backend's caches are cold,
+ * the old one's leftovers are freed) is paid in time, so an epoch must last long enough to
+ * amortise it whether a cycle takes 5 us or 5 ms. */
+static int epoch_reached(uint64_t allocs, unsigned quarters) {
+    uint64_t len = (uint64_t)hak_option(HAK_OPT_ELO_EPOCH_ALLOCS);
+    if (allocs * 4 < len * quarters)
+        return 0;
+    uint64_t ms = (uint64_t)hak_option(HAK_OPT_ELO_EPOCH_MS);
+    return ms == 0 || (now_ns() - epoch_start_ns) * 4 >= ms * 1000000u * quarters;
 }
 
 /* RSS in bytes from /proc/self/statm, read without stdio (no allocation). */
@@ -110,7 +129,7 @@ static void ensure_engine_locked(void) {
     hak_elo_init(&engine, &p);
     atomic_store(&route, pack(&engine.arms[engine.current]));
     epoch_start = measure();
-    epoch_start_ms = now_ms();
+    epoch_start_ns = now_ns();
     engine_ready = 1;
 }
 
@@ -129,7 +148,7 @@ static void close_epoch_locked(unsigned allocs) {
     atomic_store_explicit(&route, pack(&engine.arms[next]), memory_order_release);
     measuring = next == prev; /* a new arm settles first (and measures again then) */
     epoch_start = now;        /* the end of this epoch starts the next one */
-    epoch_start_ms = now_ms();
+    epoch_start_ns = now_ns();
 }
 
 /* elo.fixed_arm >= 0: that arm's route, no epochs (benchmarks compare the fixed arms). */
@@ -148,22 +167,17 @@ static HAK_NOINLINE void elo_tick(void) {
     if (apply_fixed_arm())
         return;
     unsigned n = atomic_fetch_add_explicit(&epoch_allocs, TICK, memory_order_relaxed) + TICK;
-    unsigned len = (unsigned)hak_option(HAK_OPT_ELO_EPOCH_ALLOCS);
-    int64_t ms = hak_option(HAK_OPT_ELO_EPOCH_MS);
-    unsigned settle = len / 4;
-    int due = n >= len || n >= settle ||
-              (ms > 0 && now_ms() - epoch_start_ms >= (uint64_t)ms);
-    if (!due || !hak_lock_try(&engine_lock))
+    /* The settling quarter is the shortest step there is: nothing is due before it. */
+    if (!epoch_reached(n, 1) || !hak_lock_try(&engine_lock))
         return; /* someone else is closing it: never wait */
     if (!measuring) {
-        if (atomic_load(&epoch_allocs) >= settle) {
+        if (epoch_reached(atomic_load(&epoch_allocs), 1)) {
             atomic_store(&epoch_allocs, 0);
             epoch_start = measure();
-            epoch_start_ms = now_ms();
+            epoch_start_ns = now_ns();
             measuring = 1;
         }
-    } else if (atomic_load(&epoch_allocs) >= len ||
-               (ms > 0 && now_ms() - epoch_start_ms >= (uint64_t)ms)) {
+    } else if (epoch_reached(atomic_load(&epoch_allocs), 4)) {
         close_epoch_locked(atomic_exchange(&epoch_allocs, 0));
     }
     hak_lock_release(&engine_lock);
@@ -188,7 +202,7 @@ static void elo_on_select(void *ctx) {
     atomic_store(&epoch_allocs, 0);
     measuring = 0;
     epoch_start = measure();
-    epoch_start_ms = now_ms();
+    epoch_start_ns = now_ns();
     hak_lock_release(&engine_lock);
 }
 
