@@ -24,8 +24,13 @@
  *     exchange, so the stack has no ABA problem), then evict from the LRU head. Evicting an
  *     entry takes its bucket lock and skips it if a concurrent hit marked it TAKEN.
  *   - Evicted mappings are handed to the batch (or unmapped) after every lock is dropped.
- * The byte total is an atomic: puts are serialised by lru_lock and hits only lower it, so
- * the check "bytes + size <= cap" made under lru_lock holds when the entry is linked. */
+ * The byte total is an atomic, charged with an add that is undone when it passes the cap,
+ * so the shared cache and the thread slots together never hold more than the cap.
+ *
+ * In front of the shared cache, each thread keeps the block it freed last in a slot of its
+ * own (bigcache/thread_slot.c): a put goes there and moves the previous occupant to the
+ * shared cache; a get looks there first. A thread that frees and allocates the same size
+ * in a loop then pays two atomic exchanges and no lock per round. */
 #include "bigcache/bigcache.h"
 
 #include <stdatomic.h>
@@ -33,6 +38,7 @@
 
 #include "batch/batch.h"
 #include "bigcache/bigcache_tuning.h"
+#include "bigcache/thread_slot.h"
 #include "core/compiler.h"
 #include "core/components.h"
 #include "core/lock.h"
@@ -224,13 +230,30 @@ static void release_victims(const victim *v, size_t n) {
     }
 }
 
-/* ---- interface ---------------------------------------------------------------------- */
+/* ---- the byte total ----------------------------------------------------------------- */
 
-int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
-    size_t cap = opt_max_bytes();
-    if (!base || size == 0 || size > cap)
-        return -1; /* off (cap 0), or bigger than the whole cache may hold */
-    size_t cls = hak_bigcache_size_class(size);
+/* Adds size to the total if it stays within cap. An atomic add undone on failure rather
+ * than a check and an add, so that puts to the shared cache (under lru_lock) and to the
+ * thread slots (under no lock) never pass the cap together. */
+static int charge(size_t size, size_t cap) {
+    size_t before = atomic_fetch_add_explicit(&cached_bytes, size, memory_order_relaxed);
+    if (before + size <= cap)
+        return 1;
+    atomic_fetch_sub_explicit(&cached_bytes, size, memory_order_relaxed);
+    return 0;
+}
+
+static void uncharge(size_t size) {
+    atomic_fetch_sub_explicit(&cached_bytes, size, memory_order_relaxed);
+}
+
+/* ---- the shared cache ----------------------------------------------------------------- */
+
+/* Links [base, base+size) into the shared cache, evicting the oldest entries when it does
+ * not fit. charged: its bytes are in the total already (a block leaving a thread slot);
+ * on failure they are taken out. 0 when cached, -1 when refused. */
+static int shared_put(char *base, size_t size, uintptr_t site, size_t cls, int charged,
+                      size_t cap) {
     uint32_t bk = bucket_of(site, cls);
     victim v[VICTIMS];
     for (;;) {
@@ -239,8 +262,7 @@ int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
         hak_lock_acquire(&lru_lock);
         drain_dead();
         for (;;) {
-            fits = atomic_load_explicit(&cached_bytes, memory_order_relaxed) + size <= cap &&
-                   slot_available();
+            fits = slot_available() && (charged || charge(size, cap));
             if (fits || n == VICTIMS || !evict_oldest(&v[n]))
                 break;
             n++;
@@ -259,29 +281,107 @@ int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
             hak_lock_acquire(&b->lock);
             e->state = ST_CACHED;
             chain_insert(b, i);
-            atomic_fetch_add_explicit(&cached_bytes, size, memory_order_relaxed);
             hak_lock_release(&b->lock);
         }
         hak_lock_release(&lru_lock);
         release_victims(v, n);
-        if (fits) {
+        if (fits)
+            return 0;
+        if (n < VICTIMS) {
+            if (charged)
+                uncharge(size);
+            return -1; /* nothing left to evict: every entry is being taken right now */
+        }
+    }
+}
+
+/* ---- the thread slots ----------------------------------------------------------------- */
+
+/* A slot holds at most this share of the cap, so that a few threads' slots never crowd
+ * out the shared cache. */
+#define SLOT_SHARE 8
+
+/* A block out of a slot (another block took its place, or its thread exited): into the
+ * shared cache, else to the batch. */
+static void slot_block_to_shared(const hak_bigcache_block *b) {
+    if (shared_put(b->base, b->len, b->site, b->cls, 1, opt_max_bytes()) != 0) {
+        victim v = {b->base, b->len};
+        release_victims(&v, 1);
+    }
+}
+
+/* A block of a thread that did not survive a fork, in the child: charged anew. */
+static void slot_block_adopt(const hak_bigcache_block *b) {
+    if (shared_put(b->base, b->len, b->site, b->cls, 0, opt_max_bytes()) != 0) {
+        victim v = {b->base, b->len};
+        release_victims(&v, 1);
+    }
+}
+
+/* A block taken out of a slot by a clear: to the batch. */
+static void slot_block_evict(const hak_bigcache_block *b) {
+    uncharge(b->len);
+    victim v = {b->base, b->len};
+    release_victims(&v, 1);
+}
+
+/* ---- interface ---------------------------------------------------------------------- */
+
+int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
+    size_t cap = opt_max_bytes();
+    if (!base || size == 0 || size > cap)
+        return -1; /* off (cap 0), or bigger than the whole cache may hold */
+    size_t cls = hak_bigcache_size_class(size);
+    if (size <= cap / SLOT_SHARE && charge(size, cap)) {
+        hak_bigcache_block b = {base, size, site, cls}, old;
+        if (hak_bigcache_slot_swap(&b, &old)) {
             HAK_COUNT(bigcache_insert);
+            if (old.base)
+                slot_block_to_shared(&old);
             return 0;
         }
-        if (n < VICTIMS)
-            return -1; /* nothing left to evict: every entry is being taken right now */
+        uncharge(size);
     }
+    int rc = shared_put(base, size, site, cls, 0, cap);
+    if (rc != 0 && hak_bigcache_bytes() > 0) {
+        /* The table had nothing left to evict: the rest of the bytes are in thread slots.
+         * They are older than this block, so they go first. */
+        hak_bigcache_slot_drain_all(slot_block_evict);
+        rc = shared_put(base, size, site, cls, 0, cap);
+    }
+    if (rc != 0)
+        return -1;
+    HAK_COUNT(bigcache_insert);
+    return 0;
 }
 
 void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got) {
     if (got)
         *got = 0;
+    size_t cls = hak_bigcache_size_class(size);
+    size_t len = 0;
+    /* This thread's last freed block first: no lock. (Under numa.mode=local it is taken
+     * without a node check: the thread freed it, so its pages are most likely local.) */
+    char *base = size ? hak_bigcache_slot_take(size, site, cls, &len) : NULL;
+    if (base) {
+        uncharge(len);
+        HAK_COUNT(bigcache_hit);
+        if (got)
+            *got = len;
+        return base;
+    }
+    /* The slot's block is not what this thread asks for now: into the shared table, where
+     * its own key finds it later, and where the mmap backend's evictions reach it (a slot
+     * they could not reach would keep the most recently freed, still resident, block from
+     * serving this request out of the batch). */
+    hak_bigcache_block stale;
+    if (hak_bigcache_slot_take_own(&stale))
+        slot_block_to_shared(&stale);
     /* Cheap miss without a lock when the cache cannot hold a fit at all. */
     if (size == 0 || atomic_load_explicit(&cached_bytes, memory_order_relaxed) < size) {
         HAK_COUNT(bigcache_miss);
         return NULL;
     }
-    size_t cls = hak_bigcache_size_class(size);
     bucket *b = &buckets[bucket_of(site, cls)];
     uint32_t found = 0, remote = 0;
     /* Under numa.mode=local a mapping freed on another node is taken only when nothing of
@@ -306,8 +406,6 @@ void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got) {
         found = remote;
         hak_numa_count_remote_reuse();
     }
-    char *base = NULL;
-    size_t len = 0;
     if (found) {
         chain_remove(b, found);
         entries[found].state = ST_TAKEN;
@@ -344,6 +442,7 @@ size_t hak_bigcache_evict(size_t bytes) {
 }
 
 void hak_bigcache_clear(void) {
+    hak_bigcache_slot_drain_all(slot_block_evict);
     hak_bigcache_evict(SIZE_MAX);
 }
 
@@ -361,7 +460,12 @@ size_t hak_bigcache_entries(void) {
 
 /* ---- fork --------------------------------------------------------------------------- */
 
+static void bigcache_init(void) {
+    hak_bigcache_slot_init(slot_block_to_shared);
+}
+
 static void bigcache_fork_prepare(void) {
+    hak_bigcache_slot_fork_prepare();
     hak_lock_acquire(&lru_lock);
     for (unsigned k = 0; k < HAK_BIGCACHE_BUCKETS; k++)
         hak_lock_acquire(&buckets[k].lock);
@@ -371,6 +475,7 @@ static void bigcache_fork_parent(void) {
     for (unsigned k = HAK_BIGCACHE_BUCKETS; k-- > 0;)
         hak_lock_release(&buckets[k].lock);
     hak_lock_release(&lru_lock);
+    hak_bigcache_slot_fork_parent();
 }
 
 /* Only the forking thread lives on. An entry a hit of another thread marked TAKEN but had
@@ -392,10 +497,19 @@ static void bigcache_fork_child(void) {
         }
         i = next;
     }
+    /* The byte total may count blocks a vanished thread was putting or taking (charged and
+     * not linked yet, or taken and not uncharged yet): count it again from what the child
+     * has. The other threads' slot blocks are charged as they are put, last. */
+    size_t bytes = hak_bigcache_slot_own_len();
+    for (uint32_t i = lru_head; i; i = entries[i].lru_next)
+        bytes += entries[i].len;
+    atomic_store(&cached_bytes, bytes);
+    hak_bigcache_slot_fork_child(slot_block_adopt);
 }
 
 const hak_component hak_component_bigcache = {
     .name = "bigcache",
+    .init = bigcache_init,
     .fork_prepare = bigcache_fork_prepare,
     .fork_parent = bigcache_fork_parent,
     .fork_child = bigcache_fork_child,

@@ -123,6 +123,8 @@ int hak_numa_node_count(void) {
 
 int hak_numa_current_node(void) {
     ensure_topology();
+    if (hak_numa_node_count() <= 1)
+        return 0; /* one node: no system call (BigCache asks on every put) */
     int cpu = sched_getcpu();
     return cpu >= 0 && cpu < MAX_CPUS ? cpu_node[cpu] : 0;
 }

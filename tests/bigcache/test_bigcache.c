@@ -216,24 +216,29 @@ HAK_TEST(BigCache, EvictionIntoARefusingBatchUnmaps) {
 HAK_TEST(BigCache, FullTableEvictsTheOldestEntry) {
     reset(HUGE_LIMIT);
     size_t page = hak_os_page_size();
-    size_t n = HAK_BIGCACHE_SLOTS;
+    /* The table holds SLOTS - 1 entries (slot 0 is its "none") and this thread's slot one
+     * more block, the last one put. */
+    size_t n = HAK_BIGCACHE_SLOTS + 1;
     char *p = hak_os_map(n * page);
     HAK_ASSERT(p != NULL);
     uint64_t evicts = counter("bigcache_evict");
     for (size_t k = 0; k < n; k++)
         HAK_ASSERT_EQ(hak_bigcache_put(p + k * page, page, SITE_A + 16 * k), 0);
-    /* Slot 0 is the table's "none": the last put pushed out the first entry. */
+    /* The last put moved the one before it to the full table, which pushed out the first. */
     HAK_EXPECT_EQ(counter("bigcache_evict"), evicts + 1);
-    HAK_EXPECT_EQ(hak_bigcache_entries(), n - 1);
+    HAK_EXPECT_EQ(hak_bigcache_entries(), n - 2);
     size_t got;
+    /* The slot's block first: a miss moves it to the table (which would evict again). */
+    HAK_EXPECT(hak_bigcache_get(page, SITE_A + 16 * (n - 1), &got) == p + (n - 1) * page);
     HAK_EXPECT(hak_bigcache_get(page, SITE_A, &got) == NULL);
     HAK_EXPECT(hak_bigcache_get(page, SITE_A + 16, &got) == p + page);
-    HAK_EXPECT(hak_bigcache_get(page, SITE_A + 16 * (n - 1), &got) == p + (n - 1) * page);
+    HAK_EXPECT(hak_bigcache_get(page, SITE_A + 16 * (n - 2), &got) == p + (n - 2) * page);
     hak_bigcache_clear();
     HAK_EXPECT_EQ(hak_bigcache_entries(), 0);
+    HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
     hak_batch_release_all();
     hak_os_unmap(p + page, page);
-    hak_os_unmap(p + (n - 1) * page, page);
+    hak_os_unmap(p + (n - 2) * page, 2 * page);
 }
 
 HAK_TEST(BigCache, ClearMovesEverythingToTheBatch) {
@@ -371,6 +376,95 @@ HAK_TEST(BigCache, ConcurrentEvictionsIntoABusyBatchKeepBlocksPrivate) {
     HAK_EXPECT(hak_bigcache_bytes() <= 3 * MiB);
     hak_bigcache_clear();
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
+    hak_batch_release_all();
+}
+
+/* ---- the per-thread slot ------------------------------------------------------------- */
+
+HAK_TEST(BigCache, SlotBlockCountsInTheBytesAndComesBackToItsThread) {
+    reset(-1);
+    char *p = hak_os_map(2 * MiB);
+    HAK_ASSERT(p != NULL);
+    uint64_t hits = counter("bigcache_hit");
+    HAK_ASSERT_EQ(hak_bigcache_put(p, 2 * MiB, SITE_A), 0);
+    HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
+    HAK_EXPECT_EQ(hak_bigcache_entries(), 0); /* in the slot, not the shared table */
+    size_t got = 0;
+    HAK_EXPECT(hak_bigcache_get(2 * MiB, SITE_B, &got) == NULL); /* another site */
+    HAK_EXPECT(hak_bigcache_get(2 * MiB, SITE_A, &got) == p);
+    HAK_EXPECT_EQ(got, 2 * MiB);
+    HAK_EXPECT_EQ(counter("bigcache_hit"), hits + 1);
+    HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
+    hak_os_unmap(p, 2 * MiB);
+}
+
+typedef struct slot_job {
+    char *block;
+    int wait;          /* stay alive after the put until stage 2 */
+    _Atomic int stage; /* 1: block put; 2: the main thread is done, exit */
+} slot_job;
+
+static void *slot_owner(void *arg) {
+    slot_job *job = arg;
+    int rc = hak_bigcache_put(job->block, 2 * MiB, SITE_B);
+    atomic_store(&job->stage, 1);
+    while (job->wait && atomic_load(&job->stage) != 2)
+        sched_yield();
+    return (void *)(intptr_t)rc;
+}
+
+/* A clear takes the block another thread's slot holds, while that thread lives. */
+HAK_TEST(BigCache, ClearEmptiesTheSlotsOfOtherThreads) {
+    reset(-1);
+    slot_job job = {hak_os_map(2 * MiB), 1, 0};
+    HAK_ASSERT(job.block != NULL);
+    pthread_t t;
+    HAK_ASSERT_EQ(pthread_create(&t, NULL, slot_owner, &job), 0);
+    while (atomic_load(&job.stage) != 1)
+        sched_yield();
+    HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
+    size_t kept = hak_batch_kept_bytes();
+    hak_bigcache_clear();
+    HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
+    HAK_EXPECT_EQ(hak_batch_kept_bytes(), kept + 2 * MiB);
+    atomic_store(&job.stage, 2);
+    void *rc;
+    pthread_join(t, &rc);
+    HAK_EXPECT_EQ((intptr_t)rc, 0);
+    hak_batch_release_all();
+}
+
+/* At thread exit the slot's block goes to the shared cache, where another thread of the
+ * same site finds it. */
+HAK_TEST(BigCache, ThreadExitHandsTheSlotBlockToTheSharedCache) {
+    reset(-1);
+    slot_job job = {hak_os_map(2 * MiB), 0, 0};
+    HAK_ASSERT(job.block != NULL);
+    pthread_t t;
+    HAK_ASSERT_EQ(pthread_create(&t, NULL, slot_owner, &job), 0);
+    void *rc;
+    pthread_join(t, &rc);
+    HAK_EXPECT_EQ((intptr_t)rc, 0);
+    HAK_EXPECT_EQ(hak_bigcache_entries(), 1);
+    HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
+    size_t got = 0;
+    HAK_EXPECT(hak_bigcache_get(2 * MiB, SITE_B, &got) == job.block);
+    HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
+    hak_os_unmap(job.block, 2 * MiB);
+}
+
+/* The cap holds for the slot and the table together: with room for one block, a second
+ * put evicts the first, whichever of the two holds it. */
+HAK_TEST(BigCache, CapCountsTheSlots) {
+    reset(16 * MiB);
+    char *a = hak_os_map(2 * MiB), *b = hak_os_map(16 * MiB);
+    HAK_ASSERT(a != NULL && b != NULL);
+    HAK_ASSERT_EQ(hak_bigcache_put(a, 2 * MiB, SITE_A), 0); /* slot: 2 MiB <= cap / 8 */
+    uint64_t evicts = counter("bigcache_evict");
+    HAK_ASSERT_EQ(hak_bigcache_put(b, 16 * MiB, SITE_A), 0); /* too big for a slot */
+    HAK_EXPECT_EQ(counter("bigcache_evict"), evicts + 1);
+    HAK_EXPECT(hak_bigcache_bytes() <= 16 * MiB);
+    hak_bigcache_clear();
     hak_batch_release_all();
 }
 
