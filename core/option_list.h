@@ -68,6 +68,9 @@
       "HAKMEM_TINY_CACHE_BYTES", NULL,                                                        \
       "most bytes a thread keeps per size class in its free list (tls_sll) before flushing")  \
     X(TINY_CHECKS, "tiny.checks", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_TINY_CHECKS", NULL,       \
-      "report double frees and frees of pointers into the middle of a tiny block")
+      "report double frees and frees of pointers into the middle of a tiny block")            \
+    X(TINY_PURGE_MS, "tiny.purge_delay_ms", INT, "50", NULL, -1, 3600000, 1,                  \
+      "HAKMEM_TINY_PURGE_DELAY_MS", NULL,                                                     \
+      "a SuperSlab slab left free this long gives its pages back (MADV_DONTNEED); -1: never")
 
 #endif

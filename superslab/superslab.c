@@ -2,19 +2,25 @@
  * header and the 32 descriptors (only its first pages are ever touched); slabs 1..31 are
  * handed out. A slab's descriptor is found by mask and index:
  *     ss = p & ~(2 MiB - 1), slab = &ss->slabs[(p >> 16) & 31].
- * A released slab stays dirty (its pages resident) so that the next acquire reuses it
- * without page faults; once more than DIRTY_MAX slabs are dirty, all of them are given back
- * with MADV_FREE (one call per run of adjacent slabs). A SuperSlab whose 31 slabs are all
- * free is given back with MADV_FREE and kept, up to SS_RESERVE of them, so a program that
- * frees everything and allocates again neither maps nor faults (pages freed lazily are
- * reused without a fault unless the kernel needed them meanwhile); beyond that it is
+ *
+ * A released slab stays dirty (its pages resident), and an acquire takes a dirty slab
+ * before any other, so reusing costs no page fault. A slab left dirty for
+ * tiny.purge_delay_ms (50 ms) gives its pages back with MADV_DONTNEED, which lowers RSS at
+ * once (MADV_FREE'd pages stay in RSS until the kernel is short of memory): a program whose
+ * slab needs shrink stops holding them, while one that empties and refills slabs quickly
+ * (a producer/consumer churn) reuses them before they age and does not refault. Once more
+ * than DIRTY_MAX slabs are dirty, all of them are given back at once with MADV_FREE.
+ * A SuperSlab whose 31 slabs are all free is kept mapped, up to SS_RESERVE of them, so a
+ * program that frees everything and allocates again does not map again; beyond that it is
  * unmapped. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/compiler.h"
 #include "core/lock.h"
 #include "core/map.h"
+#include "core/options.h"
 #include "core/os.h"
 #include "counters/counters.h"
 #include "superslab/provider.h"
@@ -30,6 +36,7 @@ typedef struct hak_superslab {
     uint32_t free_mask;                /* bit i: slab i is free */
     uint32_t dirty_mask;               /* bit i: slab i is free and its pages resident */
     uint32_t in_avail;
+    uint32_t dirty_ms[HAK_SLABS_PER_SS]; /* when slab i became dirty (now_ms) */
     hak_slab slabs[HAK_SLABS_PER_SS];
 } hak_superslab;
 
@@ -39,6 +46,7 @@ static hak_lock ss_lock = HAK_LOCK_INIT;
 static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
 static size_t ss_empty;       /* mapped with every slab free */
 static size_t ss_dirty;       /* free slabs not yet given back to the OS */
+static uint32_t last_age_scan; /* now_ms of the last scan for aged dirty slabs */
 
 static void avail_push(hak_superslab *ss) {
     ss->prev = NULL;
@@ -83,9 +91,17 @@ hak_slab *hak_superslab_acquire(void) {
         avail_push(fresh);
         ss = avail;
     }
+    /* A dirty slab first, in whichever SuperSlab it is: its pages are resident, reusing it
+     * costs no page fault, while a never-touched slab would add its pages to the
+     * footprint. */
+    if (ss_dirty && !ss->dirty_mask)
+        for (hak_superslab *x = ss->next; x; x = x->next)
+            if (x->dirty_mask) {
+                ss = x;
+                break;
+            }
     if (ss->free_mask == SS_ALL_FREE)
         ss_empty--;
-    /* A dirty slab first: its pages are still resident, reusing it costs no page fault. */
     uint32_t pick = ss->dirty_mask ? ss->dirty_mask : ss->free_mask;
     unsigned i = (unsigned)__builtin_ctz(pick);
     if (ss->dirty_mask & (1u << i)) {
@@ -111,23 +127,51 @@ hak_slab *hak_superslab_acquire(void) {
 
 /* Gives every dirty slab back to the OS. Under the lock: a slab must not be handed out
  * between the decision and the madvise (its new owner's data would be dropped). */
-static void purge_superslab_locked(hak_superslab *ss) {
-    uint32_t m = ss->dirty_mask;
-    ss_dirty -= (size_t)__builtin_popcount(m);
-    ss->dirty_mask = 0;
-    while (m) {
-        unsigned first = (unsigned)__builtin_ctz(m);
-        unsigned run = (unsigned)__builtin_ctz(~(m >> first)); /* adjacent dirty slabs */
+/* Takes the slabs of mask off the dirty list and gives their pages back, one call per run
+ * of adjacent slabs. */
+static void reclaim_slabs_locked(hak_superslab *ss, uint32_t mask, int dontneed) {
+    ss->dirty_mask &= ~mask;
+    ss_dirty -= (size_t)__builtin_popcount(mask);
+    while (mask) {
+        unsigned first = (unsigned)__builtin_ctz(mask);
+        unsigned run = (unsigned)__builtin_ctz(~(mask >> first));
         hak_os_reclaim((char *)ss + ((size_t)first << HAK_SLAB_SHIFT),
-                       (size_t)run << HAK_SLAB_SHIFT, 0);
-        m &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
+                       (size_t)run << HAK_SLAB_SHIFT, dontneed);
+        mask &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
+    }
+}
+
+static uint32_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* a vDSO read; ms precision is plenty */
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Gives back, with MADV_DONTNEED, the dirty slabs older than the purge delay. Runs from a
+ * release at most twice per delay, so its walk over the SuperSlabs stays off the common
+ * path. */
+static void purge_aged_locked(uint32_t now) {
+    int64_t delay = hak_option(HAK_OPT_TINY_PURGE_MS);
+    if (delay < 0 || ss_dirty == 0 || now - last_age_scan < (uint32_t)delay / 2)
+        return;
+    last_age_scan = now;
+    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next) {
+        uint32_t m = ss->dirty_mask, old = 0;
+        while (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            if (now - ss->dirty_ms[i] >= (uint32_t)delay)
+                old |= 1u << i;
+        }
+        if (old)
+            reclaim_slabs_locked(ss, old, 1);
     }
 }
 
 static void purge_dirty_locked(void) {
     for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next)
         if (ss->dirty_mask)
-            purge_superslab_locked(ss);
+            reclaim_slabs_locked(ss, ss->dirty_mask, 0);
 }
 
 void hak_superslab_release(hak_slab *s) {
@@ -137,8 +181,11 @@ void hak_superslab_release(hak_slab *s) {
 
     hak_superslab *unmap = NULL;
     hak_lock_acquire(&ss_lock);
+    uint32_t now = now_ms();
+    purge_aged_locked(now);
     ss->free_mask |= 1u << i;
     ss->dirty_mask |= 1u << i;
+    ss->dirty_ms[i] = now;
     ss_dirty++;
     if (!ss->in_avail)
         avail_push(ss);
@@ -148,8 +195,7 @@ void hak_superslab_release(hak_slab *s) {
             ss_dirty -= (size_t)__builtin_popcount(ss->dirty_mask);
             unmap = ss;
         } else {
-            ss_empty++;
-            purge_superslab_locked(ss);
+            ss_empty++; /* its slabs are dirty: they age and are purged like any other */
         }
     }
     if (ss_dirty > DIRTY_MAX)

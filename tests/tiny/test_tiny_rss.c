@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/test_util.h"
 #include "hakmem/hakmem.h"
@@ -180,8 +181,9 @@ static void run_burst(int remote) {
 
     /* What hakmem may keep resident (not lazily freed) once every block is freed and the
      * threads are gone:
-     *   - dirty slabs: released slabs keep their pages until more than 64 of them (4 MiB)
-     *     are dirty; empty SuperSlabs (up to 64 kept) are MADV_FREE'd, so they are LazyFree;
+     *   - dirty slabs: released slabs (those of empty SuperSlabs too) keep their pages
+     *     until they age past tiny.purge_delay_ms or more than 64 of them (4 MiB) are
+     *     dirty, when all are MADV_FREE'd (LazyFree);
      *   - per-thread caches: at most tiny.cache_bytes per class (at least 4 blocks of up to
      *     32 KiB) for 40 classes, per thread: 40 * max(cache_bytes, 128 KiB), 5 MiB each by
      *     default. Thread exit gives them back, but the bound allows for them;
@@ -281,4 +283,76 @@ HAK_TEST(TinyRss, RemoteFreesRacingOwnerExitLeaveNoSlabOut) {
     HAK_EXPECT_EQ(race_failed, 0);
     HAK_EXPECT_EQ(bad_rounds, 0);
     HAK_EXPECT(live_slabs() <= slabs0);
+}
+
+/* ---- free slabs that stay free give their pages back (tiny.purge_delay_ms) ---- */
+
+enum { AGED_BLOCK = 1024, AGED_BLOCKS = 3 * 1024 }; /* 3 MiB: 48 slabs, under the 64 kept dirty */
+
+/* Allocates 3 MiB of 1 KiB blocks, writes them, frees them and exits: thread exit gives the
+ * emptied slabs back to the provider, where they stay dirty (resident). */
+static void *aged_burst(void *arg) {
+    (void)arg;
+    static unsigned char *p[AGED_BLOCKS];
+    for (int i = 0; i < AGED_BLOCKS; i++) {
+        p[i] = hak_malloc(AGED_BLOCK);
+        if (!p[i])
+            return (void *)1;
+        memset(p[i], 0x5a, AGED_BLOCK);
+    }
+    for (int i = 0; i < AGED_BLOCKS; i++)
+        hak_free(p[i]);
+    return NULL;
+}
+
+/* One slab given back after the others aged: the release that scans for them. */
+static void *one_slab(void *arg) {
+    (void)arg;
+    hak_free(hak_malloc(100));
+    return NULL;
+}
+
+static void run_thread(void *(*fn)(void *)) {
+    pthread_t t;
+    void *rc = NULL;
+    HAK_ASSERT_EQ(pthread_create(&t, NULL, fn, NULL), 0);
+    pthread_join(t, &rc);
+    HAK_ASSERT(rc == NULL);
+}
+
+/* RSS (not lazily freed) given back when the burst's slabs have aged past delay_ms, and the
+ * number of MADV_DONTNEED calls that took. */
+static size_t aged_drop(const char *delay_ms, uint64_t *dontneeds) {
+    HAK_EXPECT_EQ(hak_config_set("tiny.purge_delay_ms", delay_ms), 0);
+    run_thread(aged_burst);
+    size_t before = rss_not_lazy();
+    uint64_t calls = hak_ctr("os_madvise_dontneed");
+    struct timespec pause = {0, 150 * 1000 * 1000}; /* well past the 20 ms delay */
+    nanosleep(&pause, NULL);
+    run_thread(one_slab);
+    run_thread(one_slab);
+    size_t after = rss_not_lazy();
+    *dontneeds = hak_ctr("os_madvise_dontneed") - calls;
+    return before > after ? before - after : 0;
+}
+
+HAK_TEST(TinyRss, SlabsFreeLongerThanThePurgeDelayLeaveRss) {
+    char ss[8] = "";
+    HAK_ASSERT_EQ(hak_config_get("tiny.use_superslab", ss, sizeof ss), 0);
+    if (ss[0] == '0')
+        HAK_SKIP("the page provider unmaps every slab it is given back: nothing to purge");
+    size_t probe_rss, probe_lazy;
+    if (!hak_read_rollup(&probe_rss, &probe_lazy))
+        HAK_SKIP("/proc/self/smaps_rollup has no Rss/LazyFree (kernel before 4.14)");
+    uint64_t kept_calls, purged_calls;
+    size_t kept = aged_drop("-1", &kept_calls); /* never purged: the slabs stay resident */
+    size_t purged = aged_drop("20", &purged_calls);
+    hak_test_note("after 150 ms free: RSS given back %zu KiB with purging off, %zu KiB with a "
+                  "20 ms delay (%llu MADV_DONTNEED calls)",
+                  kept >> 10, purged >> 10, (unsigned long long)purged_calls);
+    HAK_EXPECT_EQ(kept_calls, 0);
+    HAK_EXPECT(kept < MiB);
+    HAK_EXPECT(purged_calls > 0);
+    HAK_EXPECT(purged >= 2 * MiB); /* most of the burst's 3 MiB */
+    HAK_EXPECT_EQ(hak_config_set("tiny.purge_delay_ms", "50"), 0);
 }
