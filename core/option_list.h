@@ -35,9 +35,9 @@
     X(ELO_SEED, "elo.seed", INT, "1", NULL, 0, INT64_MAX, 0, "HAKMEM_ELO_SEED", NULL,          \
       "elo policy: seed of the exploration choices (same seed, same choices)")               \
     X(ELO_W_CPU, "elo.w_cpu", INT, "40", NULL, 0, 100, 0, "HAKMEM_ELO_W_CPU", NULL,            \
-      "elo policy: weight of CPU time per allocation in an epoch's cost")                    \
+      "elo policy: weight of CPU time per MiB allocated in an epoch's cost")                 \
     X(ELO_W_FAULTS, "elo.w_faults", INT, "30", NULL, 0, 100, 0, "HAKMEM_ELO_W_FAULTS", NULL,   \
-      "elo policy: weight of page faults per allocation in an epoch's cost")                 \
+      "elo policy: weight of page faults per MiB allocated in an epoch's cost")              \
     X(ELO_W_MEM, "elo.w_mem", INT, "30", NULL, 0, 100, 0, "HAKMEM_ELO_W_MEM", NULL,            \
       "elo policy: weight of memory held (RSS) in an epoch's cost")                          \
     X(BATCH_FLUSH_RANGES, "batch.flush_ranges", INT, "64", NULL, 1, 4095, 1,                   \

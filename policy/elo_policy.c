@@ -2,7 +2,7 @@
  * engine (policy/elo.c) score it and pick the next.
  *
  * Per large allocation it costs one relaxed load (the current route) and one compare, plus
- * a thread-local tick; every TICK allocations a thread adds them to the epoch count (one
+ * a thread-local tick and byte count; every TICK allocations a thread adds them to the epoch count (one
  * atomic add), and the thread that completes an epoch closes it under a trylock, so an
  * allocation never waits for the policy. (The original hakmem chose per allocation and
  * paid 100-200 ns each time.)
@@ -13,7 +13,7 @@
  * back the switch to another backend (whose caches are cold), while 64 allocations under a
  * bad arm of 5 ms each cost 320 ms. (`benchmarks/elo.sh`, docs/ELO.md.)
  *
- * An epoch's cost: w_cpu * CPU-ns per allocation + w_faults * page faults per allocation
+ * An epoch's cost: w_cpu * CPU-ns per MiB allocated + w_faults * page faults per MiB
  * + w_mem * RSS, each divided by its running mean over all epochs so that the units and the
  * epoch lengths cancel out. After a switch of arm, the first quarter of the epoch is not
  * measured: it pays for the previous arm's leftovers (its cached memory, its faults). */
@@ -41,8 +41,10 @@ static int engine_ready;
 /* The current arm as one word: threshold | (backend == mmap), read on every allocation. */
 static _Atomic uint64_t route;
 static atomic_uint epoch_allocs;
+static _Atomic uint64_t epoch_bytes; /* bytes those allocations asked for */
 static int measuring; /* 0 while the epoch settles after a switch (under engine_lock) */
 static HAK_TLS unsigned tick;
+static HAK_TLS uint64_t tick_bytes;
 
 typedef struct sample {
     double cpu_ns, faults, rss;
@@ -133,9 +135,13 @@ static void ensure_engine_locked(void) {
     engine_ready = 1;
 }
 
-static void close_epoch_locked(unsigned allocs) {
+static void close_epoch_locked(uint64_t bytes) {
     sample now = measure();
-    double n = allocs ? (double)allocs : 1;
+    /* Per MiB asked for rather than per allocation: the cost of a large allocation grows
+     * with its size (its pages fault), so with sizes drawn from 1-32 MiB an epoch's cost
+     * per allocation varies by half from the sizes it happened to draw, more than the
+     * arms differ; per MiB it does not. */
+    double n = bytes ? (double)bytes / (1 << 20) : 1;
     unsigned e = engine.epochs;
     double cpu = normalised((now.cpu_ns - epoch_start.cpu_ns) / n, &mean_cpu, e);
     double flt = normalised((now.faults - epoch_start.faults) / n, &mean_faults, e);
@@ -164,6 +170,8 @@ static int apply_fixed_arm(void) {
 
 static HAK_NOINLINE void elo_tick(void) {
     tick = 0;
+    atomic_fetch_add_explicit(&epoch_bytes, tick_bytes, memory_order_relaxed);
+    tick_bytes = 0;
     if (apply_fixed_arm())
         return;
     unsigned n = atomic_fetch_add_explicit(&epoch_allocs, TICK, memory_order_relaxed) + TICK;
@@ -173,12 +181,14 @@ static HAK_NOINLINE void elo_tick(void) {
     if (!measuring) {
         if (epoch_reached(atomic_load(&epoch_allocs), 1)) {
             atomic_store(&epoch_allocs, 0);
+            atomic_store(&epoch_bytes, 0);
             epoch_start = measure();
             epoch_start_ns = now_ns();
             measuring = 1;
         }
     } else if (epoch_reached(atomic_load(&epoch_allocs), 4)) {
-        close_epoch_locked(atomic_exchange(&epoch_allocs, 0));
+        atomic_store(&epoch_allocs, 0);
+        close_epoch_locked(atomic_exchange(&epoch_bytes, 0));
     }
     hak_lock_release(&engine_lock);
 }
@@ -186,6 +196,7 @@ static HAK_NOINLINE void elo_tick(void) {
 static hak_large_backend elo_choose(void *ctx, size_t size, size_t alignment, uintptr_t site) {
     (void)ctx, (void)alignment, (void)site;
     uint64_t r = atomic_load_explicit(&route, memory_order_relaxed);
+    tick_bytes += size;
     if (hak_unlikely(++tick >= TICK))
         elo_tick();
     hak_large_backend above = (r & 1) ? HAK_BACKEND_MMAP : HAK_BACKEND_MALLOC;
@@ -200,6 +211,7 @@ static void elo_on_select(void *ctx) {
     ensure_engine_locked();
     apply_fixed_arm();
     atomic_store(&epoch_allocs, 0);
+    atomic_store(&epoch_bytes, 0);
     measuring = 0;
     epoch_start = measure();
     epoch_start_ns = now_ns();
