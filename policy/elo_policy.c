@@ -4,8 +4,8 @@
  * Per large allocation it costs one relaxed load (the current route) and one compare, plus
  * a thread-local tick and byte count; every TICK allocations a thread adds them to the
  * epoch's (two relaxed atomic adds), and the thread that completes an epoch closes it
- * under a trylock, so an allocation never waits for the policy. (The original hakmem chose per allocation and
- * paid 100-200 ns each time.)
+ * under a trylock, so an allocation never waits for the policy. (The original hakmem chose
+ * per allocation and paid 100-200 ns each time.)
  *
  * An epoch lasts at least elo.epoch_ms milliseconds (default 4) and at least
  * elo.epoch_allocs large allocations (default 16). Time is the unit that fits every
