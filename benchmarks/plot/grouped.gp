@@ -11,10 +11,11 @@ if (!exists("logy")) logy = 0
 if (!exists("rot")) rot = 0
 if (!exists("xlab")) xlab = ""
 if (!exists("cols")) cols = "0 1 2 3 4 5 6 7"
+if (!exists("keyttl")) keyttl = "allocator"
 set title ttl
 set ylabel ylab
 set xlabel xlab
-set key outside right top vertical title "allocator\n(whiskers: min-max)" noautotitle
+set key outside right top vertical title keyttl . "\n(whiskers: min-max)" noautotitle
 set style data histogram
 set style histogram errorbars gap 1.5 lw 1
 set style fill solid 0.85 border -1
