@@ -24,8 +24,8 @@
  *     exchange, so the stack has no ABA problem), then evict from the LRU head. Evicting an
  *     entry takes its bucket lock and skips it if a concurrent hit marked it TAKEN.
  *   - Evicted mappings are handed to the batch (or unmapped) after every lock is dropped.
- * The byte total is an atomic, charged with an add that is undone when it passes the cap,
- * so the shared cache and the thread slots together never hold more than the cap.
+ * The byte total is an atomic, charged with a compare-exchange that refuses to pass the
+ * cap, so the shared cache and the thread slots together never hold more than the cap.
  *
  * In front of the shared cache, each thread keeps the block it freed last in a slot of its
  * own (bigcache/thread_slot.c): a put goes there and moves the previous occupant to the
@@ -232,15 +232,17 @@ static void release_victims(const victim *v, size_t n) {
 
 /* ---- the byte total ----------------------------------------------------------------- */
 
-/* Adds size to the total if it stays within cap. An atomic add undone on failure rather
- * than a check and an add, so that puts to the shared cache (under lru_lock) and to the
- * thread slots (under no lock) never pass the cap together. */
+/* Adds size to the total if it stays within cap: a compare-exchange, so that puts to the
+ * shared cache (under lru_lock) and to the thread slots (under no lock) never pass the cap
+ * together, and a failed charge never makes another one fail. */
 static int charge(size_t size, size_t cap) {
-    size_t before = atomic_fetch_add_explicit(&cached_bytes, size, memory_order_relaxed);
-    if (before + size <= cap)
-        return 1;
-    atomic_fetch_sub_explicit(&cached_bytes, size, memory_order_relaxed);
-    return 0;
+    size_t cur = atomic_load_explicit(&cached_bytes, memory_order_relaxed);
+    do {
+        if (cur > cap || size > cap - cur)
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&cached_bytes, &cur, cur + size,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return 1;
 }
 
 static void uncharge(size_t size) {

@@ -7,9 +7,13 @@
  * no other thread writes; a drainer reads the record the owner wrote at the start of the
  * mapping, which is safe because it owns the mapping once its exchange returned it.
  *
- * Slots are linked in a registry (under reg_lock) so that a drain can find them; a slot
- * joins it the first time its thread caches a block and leaves it at thread exit (a
- * pthread key destructor, which also gives the block back). */
+ * The shared word lives in a node of the registry (under reg_lock) through which a drain
+ * finds every slot; a thread takes a node the first time it caches a block and gives it
+ * back at thread exit (a pthread key destructor, which also gives the block back). Nodes
+ * come from a pool of hakmem's own pages, not from the thread's TLS: a thread whose first
+ * large free happens in the last round of another library's key destructors never runs
+ * ours, and its node must stay valid after its TLS is gone (the block in it is drained,
+ * the node is lost: a few bytes). */
 #include "bigcache/thread_slot.h"
 
 #include <pthread.h>
@@ -18,108 +22,158 @@
 
 #include "core/compiler.h"
 #include "core/lock.h"
+#include "core/os.h"
+
+typedef struct slot_node {
+    _Atomic(char *) base;           /* the slot's block, or NULL */
+    struct slot_node *prev, *next;  /* registry, or (next) the pool's free list */
+} slot_node;
 
 enum { SLOT_NEW = 0, SLOT_LINKED, SLOT_DEAD };
 
 typedef struct thread_slot {
-    _Atomic(char *) base;
-    hak_bigcache_block mine; /* the owner's copy of what base holds */
-    struct thread_slot *prev, *next;
+    slot_node *node;         /* NULL until the thread first caches a block */
+    hak_bigcache_block mine; /* the owner's copy of what node->base holds */
     int state;
 } thread_slot;
 
 static HAK_TLS thread_slot slot;
 static hak_lock reg_lock = HAK_LOCK_INIT;
-static thread_slot *reg_head;
+static slot_node *reg_head, *free_nodes;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 static void (*give_back)(const hak_bigcache_block *);
 
-static void reg_link(thread_slot *s) {
-    s->prev = NULL;
-    s->next = reg_head;
+/* Under reg_lock. The first nodes come from BSS (no system call for a program with a few
+ * threads), the rest a page at a time. */
+static slot_node *node_alloc(void) {
+    static slot_node first[64];
+    static size_t first_used;
+    if (!free_nodes && first_used < sizeof first / sizeof first[0])
+        return &first[first_used++];
+    if (!free_nodes) {
+        size_t page = hak_os_page_size();
+        slot_node *chunk = hak_os_map(page);
+        if (!chunk)
+            return NULL;
+        for (size_t i = 0; i < page / sizeof *chunk; i++) {
+            chunk[i].next = free_nodes;
+            free_nodes = &chunk[i];
+        }
+    }
+    slot_node *n = free_nodes;
+    free_nodes = n->next;
+    return n;
+}
+
+static void node_free(slot_node *n) {
+    n->next = free_nodes;
+    free_nodes = n;
+}
+
+static void reg_link(slot_node *n) {
+    n->prev = NULL;
+    n->next = reg_head;
     if (reg_head)
-        reg_head->prev = s;
-    reg_head = s;
+        reg_head->prev = n;
+    reg_head = n;
 }
 
-static void reg_unlink(thread_slot *s) {
-    if (s->prev)
-        s->prev->next = s->next;
+static void reg_unlink(slot_node *n) {
+    if (n->prev)
+        n->prev->next = n->next;
     else
-        reg_head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+        reg_head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    n->prev = n->next = NULL;
 }
 
-/* Takes the block of s, whichever thread s belongs to: 1 and *out, or 0 if it was empty. */
-static int take_any(thread_slot *s, hak_bigcache_block *out) {
-    char *b = atomic_exchange_explicit(&s->base, NULL, memory_order_acquire);
+/* Takes the block of n, whichever thread n belongs to: 1 and *out, or 0 if it was empty. */
+static int take_any(slot_node *n, hak_bigcache_block *out) {
+    char *b = atomic_exchange_explicit(&n->base, NULL, memory_order_acquire);
     if (!b)
         return 0;
     memcpy(out, b, sizeof *out);
     return 1;
 }
 
-/* Thread exit: the block goes back to the shared cache, the slot leaves the registry and
- * stays off (a free later in the exit path goes to the shared cache directly). */
+/* Thread exit (run by the exiting thread): the block goes back to the shared cache, the
+ * node to the pool, and the slot stays off (a free later in the exit path goes to the
+ * shared cache directly). */
 static void slot_exit(void *arg) {
-    thread_slot *s = arg;
+    slot_node *n = arg;
     hak_bigcache_block b;
+    int had = take_any(n, &b);
     hak_lock_acquire(&reg_lock);
-    s->state = SLOT_DEAD;
-    reg_unlink(s);
+    reg_unlink(n);
+    node_free(n);
     hak_lock_release(&reg_lock);
-    if (take_any(s, &b))
+    slot.node = NULL;
+    slot.state = SLOT_DEAD;
+    if (had)
         give_back(&b);
 }
 
-static int slot_usable(void) {
+static slot_node *slot_node_of_thread(void) {
     if (hak_likely(slot.state == SLOT_LINKED))
-        return 1;
+        return slot.node;
     if (slot.state == SLOT_DEAD || !exit_key_ok)
-        return 0;
-    if (pthread_setspecific(exit_key, &slot) != 0)
-        return 0;
+        return NULL;
     hak_lock_acquire(&reg_lock);
-    reg_link(&slot);
-    slot.state = SLOT_LINKED;
+    slot_node *n = node_alloc();
+    if (n) {
+        atomic_store_explicit(&n->base, NULL, memory_order_relaxed);
+        reg_link(n);
+    }
     hak_lock_release(&reg_lock);
-    return 1;
+    if (!n)
+        return NULL;
+    if (pthread_setspecific(exit_key, n) != 0) {
+        hak_lock_acquire(&reg_lock);
+        reg_unlink(n);
+        node_free(n);
+        hak_lock_release(&reg_lock);
+        return NULL;
+    }
+    slot.node = n;
+    slot.state = SLOT_LINKED;
+    return n;
 }
 
 int hak_bigcache_slot_swap(const hak_bigcache_block *b, hak_bigcache_block *old) {
-    if (!slot_usable())
+    slot_node *n = slot_node_of_thread();
+    if (!n)
         return 0;
     memcpy(b->base, b, sizeof *b);
     /* The previous occupant's record is ours to read until the exchange below publishes the
      * new one; a drainer may empty the slot at any time, which the exchange tells. */
     hak_bigcache_block prev = slot.mine;
     slot.mine = *b;
-    char *was = atomic_exchange_explicit(&slot.base, b->base, memory_order_acq_rel);
-    if (was) {
+    char *was = atomic_exchange_explicit(&n->base, b->base, memory_order_acq_rel);
+    if (was)
         *old = prev;
-    } else {
+    else
         memset(old, 0, sizeof *old);
-    }
     return 1;
 }
 
 char *hak_bigcache_slot_take(size_t size, uintptr_t site, size_t cls, size_t *len) {
-    char *b = atomic_load_explicit(&slot.base, memory_order_relaxed);
+    slot_node *n = slot.node;
+    char *b = n ? atomic_load_explicit(&n->base, memory_order_relaxed) : NULL;
     if (!b || slot.mine.site != site || slot.mine.cls != cls || slot.mine.len < size)
         return NULL;
-    if (atomic_exchange_explicit(&slot.base, NULL, memory_order_acquire) != b)
+    if (atomic_exchange_explicit(&n->base, NULL, memory_order_acquire) != b)
         return NULL; /* a drain took it a moment ago */
     *len = slot.mine.len;
     return b;
 }
 
 int hak_bigcache_slot_take_own(hak_bigcache_block *out) {
-    if (!atomic_load_explicit(&slot.base, memory_order_relaxed))
+    slot_node *n = slot.node;
+    if (!n || !atomic_load_explicit(&n->base, memory_order_relaxed))
         return 0;
-    return take_any(&slot, out);
+    return take_any(n, out);
 }
 
 void hak_bigcache_slot_drain_all(void (*give)(const hak_bigcache_block *)) {
@@ -130,7 +184,7 @@ void hak_bigcache_slot_drain_all(void (*give)(const hak_bigcache_block *)) {
     for (;;) {
         size_t n = 0;
         hak_lock_acquire(&reg_lock);
-        for (thread_slot *s = reg_head; s && n < BATCH; s = s->next)
+        for (slot_node *s = reg_head; s && n < BATCH; s = s->next)
             n += (size_t)take_any(s, &taken[n]);
         hak_lock_release(&reg_lock);
         for (size_t i = 0; i < n; i++)
@@ -153,23 +207,27 @@ void hak_bigcache_slot_fork_parent(void) {
     hak_lock_release(&reg_lock);
 }
 
-/* Only the forking thread lives on: the other slots' blocks (copied into the child with
- * the rest of memory) go to give, and the registry keeps this thread's slot. */
+/* Only the forking thread lives on: the other nodes' blocks (copied into the child with
+ * the rest of memory) go to give, their nodes to the pool; this thread's node stays. */
 void hak_bigcache_slot_fork_child(void (*give)(const hak_bigcache_block *)) {
     hak_lock_reset(&reg_lock);
-    thread_slot *s = reg_head;
+    slot_node *s = reg_head;
     reg_head = NULL;
     while (s) {
-        thread_slot *next = s->next;
-        hak_bigcache_block b;
-        if (s != &slot && take_any(s, &b))
-            give(&b);
+        slot_node *next = s->next;
+        if (s == slot.node) {
+            reg_link(s);
+        } else {
+            hak_bigcache_block b;
+            if (take_any(s, &b))
+                give(&b);
+            node_free(s);
+        }
         s = next;
     }
-    if (slot.state == SLOT_LINKED)
-        reg_link(&slot);
 }
 
 size_t hak_bigcache_slot_own_len(void) {
-    return atomic_load_explicit(&slot.base, memory_order_relaxed) ? slot.mine.len : 0;
+    slot_node *n = slot.node;
+    return n && atomic_load_explicit(&n->base, memory_order_relaxed) ? slot.mine.len : 0;
 }
