@@ -78,8 +78,51 @@ static hak_superslab *superslab_new(void) {
     return ss;
 }
 
+/* Takes the slabs of mask off the dirty list and gives their pages back, one call per run
+ * of adjacent slabs. */
+static void reclaim_slabs_locked(hak_superslab *ss, uint32_t mask, int dontneed) {
+    ss->dirty_mask &= ~mask;
+    ss_dirty -= (size_t)__builtin_popcount(mask);
+    while (mask) {
+        unsigned first = (unsigned)__builtin_ctz(mask);
+        unsigned run = (unsigned)__builtin_ctz(~(mask >> first));
+        hak_os_reclaim((char *)ss + ((size_t)first << HAK_SLAB_SHIFT),
+                       (size_t)run << HAK_SLAB_SHIFT, dontneed);
+        mask &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
+    }
+}
+
+static uint32_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* a vDSO read; ms precision is plenty */
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Gives back, with MADV_DONTNEED, the dirty slabs older than the purge delay. Runs from a
+ * slab release or acquire, at most twice per delay, so its walk over the SuperSlabs stays
+ * off the common path. (A program that stops allocating keeps its dirty slabs: there is no
+ * background thread.) */
+static void purge_aged_locked(uint32_t now) {
+    int64_t delay = hak_option(HAK_OPT_TINY_PURGE_MS);
+    if (delay < 0 || ss_dirty == 0 || now - last_age_scan < (uint32_t)delay / 2)
+        return;
+    last_age_scan = now;
+    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next) {
+        uint32_t m = ss->dirty_mask, old = 0;
+        while (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            if (now - ss->dirty_ms[i] >= (uint32_t)delay)
+                old |= 1u << i;
+        }
+        if (old)
+            reclaim_slabs_locked(ss, old, 1);
+    }
+}
+
 hak_slab *hak_superslab_acquire(void) {
     hak_lock_acquire(&ss_lock);
+    purge_aged_locked(now_ms());
     hak_superslab *ss = avail;
     if (!ss) {
         hak_lock_release(&ss_lock);
@@ -127,47 +170,6 @@ hak_slab *hak_superslab_acquire(void) {
 
 /* Gives every dirty slab back to the OS. Under the lock: a slab must not be handed out
  * between the decision and the madvise (its new owner's data would be dropped). */
-/* Takes the slabs of mask off the dirty list and gives their pages back, one call per run
- * of adjacent slabs. */
-static void reclaim_slabs_locked(hak_superslab *ss, uint32_t mask, int dontneed) {
-    ss->dirty_mask &= ~mask;
-    ss_dirty -= (size_t)__builtin_popcount(mask);
-    while (mask) {
-        unsigned first = (unsigned)__builtin_ctz(mask);
-        unsigned run = (unsigned)__builtin_ctz(~(mask >> first));
-        hak_os_reclaim((char *)ss + ((size_t)first << HAK_SLAB_SHIFT),
-                       (size_t)run << HAK_SLAB_SHIFT, dontneed);
-        mask &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
-    }
-}
-
-static uint32_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* a vDSO read; ms precision is plenty */
-    return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/* Gives back, with MADV_DONTNEED, the dirty slabs older than the purge delay. Runs from a
- * release at most twice per delay, so its walk over the SuperSlabs stays off the common
- * path. */
-static void purge_aged_locked(uint32_t now) {
-    int64_t delay = hak_option(HAK_OPT_TINY_PURGE_MS);
-    if (delay < 0 || ss_dirty == 0 || now - last_age_scan < (uint32_t)delay / 2)
-        return;
-    last_age_scan = now;
-    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next) {
-        uint32_t m = ss->dirty_mask, old = 0;
-        while (m) {
-            unsigned i = (unsigned)__builtin_ctz(m);
-            m &= m - 1;
-            if (now - ss->dirty_ms[i] >= (uint32_t)delay)
-                old |= 1u << i;
-        }
-        if (old)
-            reclaim_slabs_locked(ss, old, 1);
-    }
-}
-
 static void purge_dirty_locked(void) {
     for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next)
         if (ss->dirty_mask)
