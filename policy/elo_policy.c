@@ -42,7 +42,9 @@ static int engine_ready;
 static _Atomic uint64_t route;
 static atomic_uint epoch_allocs;
 static _Atomic uint64_t epoch_bytes; /* bytes those allocations asked for */
-static int measuring; /* 0 while the epoch settles after a switch (under engine_lock) */
+/* 0 while the epoch settles after a switch. Written under engine_lock; read without it
+ * (relaxed) to tell how far an epoch must run before a tick tries the lock. */
+static atomic_int measuring;
 static HAK_TLS unsigned tick;
 static HAK_TLS uint64_t tick_bytes;
 
@@ -51,7 +53,7 @@ typedef struct sample {
 } sample;
 static sample epoch_start;
 static double mean_cpu, mean_faults, mean_rss;
-static uint64_t epoch_start_ns;
+static _Atomic uint64_t epoch_start_ns; /* written under engine_lock, read by any tick */
 
 static uint64_t pack(const hak_elo_arm *a) {
     return (uint64_t)a->threshold | (a->backend == HAK_BACKEND_MMAP);
@@ -73,7 +75,8 @@ static int epoch_reached(uint64_t allocs, unsigned quarters) {
     if (allocs * 4 < len * quarters)
         return 0;
     uint64_t ms = (uint64_t)hak_option(HAK_OPT_ELO_EPOCH_MS);
-    return ms == 0 || (now_ns() - epoch_start_ns) * 4 >= ms * 1000000u * quarters;
+    uint64_t start = atomic_load_explicit(&epoch_start_ns, memory_order_relaxed);
+    return ms == 0 || (now_ns() - start) * 4 >= ms * 1000000u * quarters;
 }
 
 /* RSS in bytes from /proc/self/statm, read without stdio (no allocation). */
@@ -131,7 +134,7 @@ static void ensure_engine_locked(void) {
     hak_elo_init(&engine, &p);
     atomic_store(&route, pack(&engine.arms[engine.current]));
     epoch_start = measure();
-    epoch_start_ns = now_ns();
+    atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
     engine_ready = 1;
 }
 
@@ -152,9 +155,10 @@ static void close_epoch_locked(uint64_t bytes) {
     unsigned prev = engine.current;
     unsigned next = hak_elo_close_epoch(&engine, cost);
     atomic_store_explicit(&route, pack(&engine.arms[next]), memory_order_release);
-    measuring = next == prev; /* a new arm settles first (and measures again then) */
+    /* a new arm settles first (and measures again then) */
+    atomic_store_explicit(&measuring, next == prev, memory_order_relaxed);
     epoch_start = now;        /* the end of this epoch starts the next one */
-    epoch_start_ns = now_ns();
+    atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
 }
 
 /* elo.fixed_arm >= 0: that arm's route, no epochs (benchmarks compare the fixed arms). */
@@ -169,22 +173,25 @@ static int apply_fixed_arm(void) {
 }
 
 static HAK_NOINLINE void elo_tick(void) {
+    uint64_t bytes = tick_bytes;
     tick = 0;
-    atomic_fetch_add_explicit(&epoch_bytes, tick_bytes, memory_order_relaxed);
     tick_bytes = 0;
     if (apply_fixed_arm())
         return;
+    atomic_fetch_add_explicit(&epoch_bytes, bytes, memory_order_relaxed);
     unsigned n = atomic_fetch_add_explicit(&epoch_allocs, TICK, memory_order_relaxed) + TICK;
-    /* The settling quarter is the shortest step there is: nothing is due before it. */
-    if (!epoch_reached(n, 1) || !hak_lock_try(&engine_lock))
+    /* Nothing is due before the end of the settling quarter, or of the epoch once it
+     * measures: only then does a tick try the lock. */
+    int meas = atomic_load_explicit(&measuring, memory_order_relaxed);
+    if (!epoch_reached(n, meas ? 4 : 1) || !hak_lock_try(&engine_lock))
         return; /* someone else is closing it: never wait */
-    if (!measuring) {
+    if (!atomic_load_explicit(&measuring, memory_order_relaxed)) {
         if (epoch_reached(atomic_load(&epoch_allocs), 1)) {
             atomic_store(&epoch_allocs, 0);
             atomic_store(&epoch_bytes, 0);
             epoch_start = measure();
-            epoch_start_ns = now_ns();
-            measuring = 1;
+            atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
+            atomic_store_explicit(&measuring, 1, memory_order_relaxed);
         }
     } else if (epoch_reached(atomic_load(&epoch_allocs), 4)) {
         atomic_store(&epoch_allocs, 0);
@@ -212,9 +219,9 @@ static void elo_on_select(void *ctx) {
     apply_fixed_arm();
     atomic_store(&epoch_allocs, 0);
     atomic_store(&epoch_bytes, 0);
-    measuring = 0;
+    atomic_store_explicit(&measuring, 0, memory_order_relaxed);
     epoch_start = measure();
-    epoch_start_ns = now_ns();
+    atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
     hak_lock_release(&engine_lock);
 }
 
