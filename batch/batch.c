@@ -347,6 +347,20 @@ static size_t flush_pending(void) {
 
 /* ---- interface ---------------------------------------------------------------------- */
 
+/* Under the lock: a kept range (pending or reclaimed) that ends where [base, base+size)
+ * starts or starts where it ends, or 0. */
+static uint32_t touching(const void *base, size_t size) {
+    const char *lo = base, *hi = lo + size;
+    for (int which = 0; which < 2; which++) {
+        for (uint32_t k = (which ? reclaimed : pending).head; k; k = slots[k].next) {
+            const range *q = &slots[k];
+            if (q->base + q->len == lo || q->base == hi)
+                return k;
+        }
+    }
+    return 0;
+}
+
 int hak_batch_add(void *base, size_t size) {
     size_t page = hak_os_page_size();
     /* madvise needs page-aligned ranges; anything else is not ours to keep. */
@@ -377,20 +391,18 @@ int hak_batch_add(void *base, size_t size) {
     }
     /* Coalesce with kept neighbours, so ranges split by take grow back whole: a later
      * large request finds one range instead of pieces. The union is pending (madvise on
-     * pages already reclaimed is harmless). */
-    for (uint32_t k = 1; k <= slots_high; k++) {
+     * pages already reclaimed is harmless). The neighbours are looked for on the pending
+     * and reclaimed lists (the ranges kept now), not over every slot ever used: after a
+     * burst of many small ranges the table's high-water mark stays high, and a scan of it
+     * on every free cost a fifth of the time of a 33-100 KiB workload. */
+    for (uint32_t k = touching(base, size); k; k = touching(base, size)) {
         range *q = &slots[k];
-        if (k == i || (q->state != ST_PENDING && q->state != ST_RECLAIMED))
-            continue;
-        if (q->base + q->len == (char *)base || (char *)base + size == q->base) {
-            char *lo = q->base < (char *)base ? q->base : (char *)base;
-            size_t merged = size + q->len;
-            forget(k); /* its bytes come back with the union below */
-            base = lo;
-            size = merged;
-            HAK_COUNT(batch_coalesce);
-            k = 0; /* the union may touch another neighbour */
-        }
+        char *lo = q->base < (char *)base ? q->base : (char *)base;
+        size_t merged = size + q->len;
+        forget(k); /* its bytes come back with the union below */
+        base = lo;
+        size = merged;
+        HAK_COUNT(batch_coalesce);
     }
     range *r = &slots[i];
     r->base = base;
