@@ -1,15 +1,15 @@
 /* BigCache's per-thread slot (bigcache/thread_slot.h says what it is for).
  *
- * Each thread's slot is a thread-local record whose `base` word is the only thing other
- * threads touch: the owner puts and takes with an atomic exchange, and a drain (clear, or a
- * fork child) exchanges it with NULL from any thread. Whoever wins the exchange owns the
- * block. The owner checks the fit on its own copy of the record (len, site, class), which
- * no other thread writes; a drainer reads the record the owner wrote at the start of the
- * mapping, which is safe because it owns the mapping once its exchange returned it.
+ * A slot has one word other threads touch, `base`: the owner puts and takes with an
+ * atomic exchange, and a drain (clear, or a fork child) exchanges it with NULL from any
+ * thread. Whoever wins the exchange owns the block. The owner checks the fit on its own
+ * thread-local copy of the record (len, site, class), which no other thread writes; a
+ * drainer reads the record the owner wrote at the start of the mapping, which is safe
+ * because it owns the mapping once its exchange returned it.
  *
- * The shared word lives in a node of the registry (under reg_lock) through which a drain
- * finds every slot; a thread takes a node the first time it caches a block and gives it
- * back at thread exit (a pthread key destructor, which also gives the block back). Nodes
+ * That word lives in a node of the registry (under reg_lock) through which a drain finds
+ * every slot; a thread takes a node the first time it caches a block and gives it back at
+ * thread exit (a pthread key destructor, which also gives the block back). Nodes
  * come from a pool of hakmem's own pages, not from the thread's TLS: a thread whose first
  * large free happens in the last round of another library's key destructors never runs
  * ours, and its node must stay valid after its TLS is gone (the block in it is drained,
