@@ -1,5 +1,8 @@
 # shellcheck shell=bash
-# common.sh: what the benchmark runners (larson.sh, vm.sh) share; sourced, not run.
+# common.sh: what the benchmark runners (larson.sh, vm.sh, elo.sh, report.sh, callgrind.sh)
+# share; sourced, not run.
+#   - the awk functions their tables use (median, human-readable numbers);
+#   - a list argument ("all" or a comma list) checked against a runner's table;
 #   - where each allocator's library lives and which Debian package ships it;
 #   - installing the missing ones with apt-get (root only, unless the runner says not to);
 #   - the path of libhakmem.so made absolute.
@@ -7,6 +10,39 @@
 # repository) before it sources this file.
 
 libdir=/usr/lib/x86_64-linux-gnu
+
+# awk functions, put in front of a runner's own awk program:
+#   med(key, cnt): the median of vals[key, 1..cnt] (insertion sort: a handful of values);
+#   human(x): 1.23G, 4.56M, 7.8k, or x itself below a thousand.
+awk_lib='function med(key, cnt,   i, j, t, v) {
+    for (i = 1; i <= cnt; i++) v[i] = vals[key, i]
+    for (i = 2; i <= cnt; i++) {
+        t = v[i]
+        for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]
+        v[j + 1] = t
+    }
+    return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+}
+function human(x) {
+    if (x >= 1e9) return sprintf("%.2fG", x / 1e9)
+    if (x >= 1e6) return sprintf("%.2fM", x / 1e6)
+    if (x >= 1e3) return sprintf("%.1fk", x / 1e3)
+    return sprintf("%.3g", x)
+}
+'
+
+# names_of TABLE ARG ALL WHAT: the names ARG asks for ("all" gives ALL, else a comma list),
+# each checked against the first column of TABLE; an unknown one is a usage error
+# (die_usage, defined by the runner, with WHAT in the message).
+names_of() {
+    local table=$1 arg=$2 all=$3 what=$4 names n
+    if [ "$arg" = all ]; then names=$all; else names=${arg//,/ }; fi
+    for n in $names; do
+        echo "$table" | awk -v n="$n" '$1 == n { found = 1 } END { exit !found }' ||
+            die_usage "unknown $what '$n'"
+    done
+    echo "$names"
+}
 
 hakmem_so=${HAKMEM_SO:-$root/build/libhakmem.so}
 # LD_PRELOAD resolves a relative name against each run's directory: make it absolute.

@@ -81,19 +81,13 @@ done
 
 # Per workload and variant: median, min and max ns per cycle.
 summary=$tmpdir/summary.tsv
-awk -F'\t' 'NR > 1 { key = $1 FS $2; v[key] = v[key] " " $4 }
-function sorted(list, a,   n, i, j, t) {
-    n = split(list, a, " ")
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return n
+awk -F'\t' "$awk_lib"'NR > 1 {
+    key = $1 FS $2; k = ++cnt[key]; vals[key, k] = $4 + 0
+    if (k == 1 || $4 + 0 < lo[key]) lo[key] = $4 + 0
+    if (k == 1 || $4 + 0 > hi[key]) hi[key] = $4 + 0
 }
-END {
-    for (key in v) {
-        n = sorted(v[key], a)
-        med = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-        printf "%s\t%s\t%s\t%s\n", key, med, a[1], a[n]
-    }
-}' "$out" | sort > "$summary"
+END { for (key in cnt) printf "%s\t%s\t%s\t%s\n", key, med(key, cnt[key]), lo[key], hi[key] }' \
+    "$out" | sort > "$summary"
 
 # workload, elo, best fixed variant and its median, worst fixed and its median
 verdicts=$tmpdir/verdicts.tsv

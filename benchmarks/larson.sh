@@ -93,25 +93,18 @@ awk -v s="$seconds" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s + 0 > 0) }' ||
 [ -n "$rounds" ] || rounds=$(awk -v s="$seconds" 'BEGIN { r = int(s * 10 + 0.5); print (r < 1 ? 1 : r) }')
 run_timeout=$(awk -v s="$seconds" 'BEGIN { print int(s * 5 + 60) }')
 
+# Library paths, Debian packages, apt-get installs, list arguments and the awk functions of
+# the tables are shared with the other runners.
+# shellcheck source=benchmarks/common.sh
+. "$here/common.sh"
+
 # ---- profiles --------------------------------------------------------------------------
-if [ "$profile_arg" = all ]; then
-    profiles=$all_profiles
-else
-    profiles=${profile_arg//,/ }
-fi
-for p in $profiles; do
-    echo "$profiles_table" | awk -v p="$p" '$1 == p { found = 1 } END { exit !found }' ||
-        die_usage "unknown profile '$p'"
-done
+profiles=$(names_of "$profiles_table" "$profile_arg" "$all_profiles" profile) || exit 2
 profile_field() { # profile column(2=min 3=max 4=chunks)
     echo "$profiles_table" | awk -v p="$1" -v c="$2" '$1 == p { print $c }'
 }
 
 # ---- allocators ------------------------------------------------------------------------
-# Library paths, Debian packages and apt-get installs are shared with the other runners.
-# shellcheck source=benchmarks/common.sh
-. "$here/common.sh"
-
 wanted=${allocators_arg:-$all_allocators}
 wanted=${wanted//,/ }
 for a in $wanted; do
@@ -182,9 +175,7 @@ run_one() {
     echo "$parsed"
 }
 
-human() { awk -v v="$1" 'BEGIN {
-    if (v >= 1e9) printf "%.2fG", v / 1e9; else if (v >= 1e6) printf "%.2fM", v / 1e6;
-    else if (v >= 1e3) printf "%.1fk", v / 1e3; else printf "%.0f", v }'; }
+human() { awk -v v="$1" "$awk_lib"'BEGIN { printf "%s", human(v) }'; }
 
 # ---- the runs: round-robin, the starting allocator rotates each run --------------------
 seed=1
@@ -215,22 +206,7 @@ for p in $profiles; do
     echo
     pchunks=${chunks_override:-$(profile_field "$p" 4)}
     echo "profile $p: $(profile_field "$p" 2)-$(profile_field "$p" 3) bytes, $pchunks chunks per thread"
-    awk -F '\t' -v prof="$p" -v order="${allocators[*]}" '
-    function med(key, cnt,   i, j, t, v) {
-        for (i = 1; i <= cnt; i++) v[i] = vals[key, i]
-        for (i = 2; i <= cnt; i++) {         # insertion sort: a handful of values
-            t = v[i]
-            for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]
-            v[j + 1] = t
-        }
-        return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
-    }
-    function human(x) {
-        if (x >= 1e9) return sprintf("%.2fG", x / 1e9)
-        if (x >= 1e6) return sprintf("%.2fM", x / 1e6)
-        if (x >= 1e3) return sprintf("%.1fk", x / 1e3)
-        return sprintf("%.0f", x)
-    }
+    awk -F '\t' -v prof="$p" -v order="${allocators[*]}" "$awk_lib"'
     NR > 1 && $1 == prof {
         total[$2]++
         if ($4 == "NA") next

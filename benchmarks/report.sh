@@ -39,6 +39,9 @@ EOF
 }
 die_usage() { echo "report.sh: $*" >&2; usage >&2; exit 2; }
 note() { echo "report.sh: $*" >&2; }
+# the awk functions of the tables (med, human); the runners it calls source it too
+# shellcheck source=benchmarks/common.sh
+. "$here/common.sh"
 
 quick=0 build=${BUILD_DIR:-$root/build} do_build=1 install=1 parts="larson,vm,micro"
 doc=$root/docs/BENCHMARKS.md from=""
@@ -307,22 +310,8 @@ colour_awk='function colour(a,   i, n, names) {
     for (i = 1; i <= n; i++) if (names[i] == a) return i - 1
     return 7
 }'
-# median of vals[key, 1..cnt] (insertion sort: a handful of values)
-median_awk='function med(key, cnt,   i, j, t, v) {
-    for (i = 1; i <= cnt; i++) v[i] = vals[key, i]
-    for (i = 2; i <= cnt; i++) {
-        t = v[i]
-        for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]
-        v[j + 1] = t
-    }
-    return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
-}
-function human(x) {
-    if (x >= 1e9) return sprintf("%.2fG", x / 1e9)
-    if (x >= 1e6) return sprintf("%.2fM", x / 1e6)
-    if (x >= 1e3) return sprintf("%.1fk", x / 1e3)
-    return sprintf("%.3g", x)
-}
+# med(), human() (common.sh) and mib()
+median_awk="$awk_lib"'
 function mib(kb) { return sprintf("%.1f", kb / 1024) }'
 
 charts=()   # "file|alt text"

@@ -102,16 +102,13 @@ is_uint "$live" || die_usage "--live must be a positive integer"
 [ -z "$cycles" ] || is_uint "$cycles" || die_usage "--cycles must be a positive integer"
 case "$seed" in ''|*[!0-9]*) die_usage "--seed must be a non-negative integer" ;; esac
 
+# Library paths, Debian packages, apt-get installs, list arguments and the awk functions of
+# the tables are shared with the other runners.
+# shellcheck source=benchmarks/common.sh
+. "$here/common.sh"
+
 # ---- modes -----------------------------------------------------------------------------
-if [ "$mode_arg" = all ]; then
-    modes=$all_modes
-else
-    modes=${mode_arg//,/ }
-fi
-for m in $modes; do
-    echo "$modes_table" | awk -v m="$m" '$1 == m { found = 1 } END { exit !found }' ||
-        die_usage "unknown mode '$m'"
-done
+modes=$(names_of "$modes_table" "$mode_arg" "$all_modes" mode) || exit 2
 mode_field() { # mode column(2=cycles 3=quick cycles 4=timeout s/cycle 5..=description)
     echo "$modes_table" | awk -v m="$1" -v c="$2" '$1 == m {
         if (c < 5) { print $c; exit }
@@ -131,10 +128,6 @@ timeout_of() { # MODE SCALE
 }
 
 # ---- allocators ------------------------------------------------------------------------
-# Library paths, Debian packages and apt-get installs are shared with the other runners.
-# shellcheck source=benchmarks/common.sh
-. "$here/common.sh"
-
 policy_of() { case "$1" in hakmem-*) echo "${1#hakmem-}" ;; *) echo "" ;; esac; }
 
 wanted=${allocators_arg:-$all_allocators}
@@ -383,16 +376,7 @@ for m in $modes; do
     echo
     echo "mode $m: $(mode_field "$m" 5), $(cycles_of "$m") cycles per run"
     awk -F '\t' -v mode="$m" -v order="${allocators[*]}" -v have_strace="$have_strace" \
-        -v sysn="$sys_names" -v statn="$stat_names" '
-    function med(key, cnt,   i, j, t, v) {
-        for (i = 1; i <= cnt; i++) v[i] = vals[key, i]
-        for (i = 2; i <= cnt; i++) {         # insertion sort: a handful of values
-            t = v[i]
-            for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]
-            v[j + 1] = t
-        }
-        return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
-    }
+        -v sysn="$sys_names" -v statn="$stat_names" "$awk_lib"'
     function family(x) { return x ~ /^hakmem/ ? "hakmem" : x }
     NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     $col["mode"] != mode { next }
