@@ -102,7 +102,6 @@ static uint32_t slots_tracked;
 static range_list pending, reclaimed;
 static uint32_t bins[2][NBINS];
 static size_t pending_count;
-static size_t reclaimed_bytes; /* under the lock: what cold eviction can give back */
 /* Written under the lock, read without it by the accessors and take's empty check. */
 static _Atomic size_t kept_bytes, pending_bytes_now;
 
@@ -211,7 +210,6 @@ static void forget(uint32_t i) {
     } else {
         list_remove(&reclaimed, i);
         bin_remove(BIN_RECLAIMED, i);
-        reclaimed_bytes -= r->len;
     }
     add_kept(r->len, -1);
     slot_free(i);
@@ -228,7 +226,6 @@ static void relist(uint32_t t) {
     } else {
         list_push_tail(&reclaimed, t);
         bin_insert(BIN_RECLAIMED, t);
-        reclaimed_bytes += r->len;
     }
     add_kept(r->len, 1);
 }
@@ -331,7 +328,6 @@ static size_t flush_pending(void) {
         slots[i].state = ST_RECLAIMED;
         list_push_tail(&reclaimed, i);
         bin_insert(BIN_RECLAIMED, i);
-        reclaimed_bytes += slots[i].len;
         i = next;
     }
     for (;;) {
@@ -347,14 +343,15 @@ static size_t flush_pending(void) {
 
 /* ---- interface ---------------------------------------------------------------------- */
 
-/* Under the lock: a kept range (pending or reclaimed) that ends where [base, base+size)
- * starts or starts where it ends, or 0. */
-static uint32_t touching(const void *base, size_t size) {
-    const char *lo = base, *hi = lo + size;
+/* Under the lock: a kept range (pending or reclaimed) that ends at ends_at or starts at
+ * starts_at (either may be NULL), or 0. It walks the ranges kept now, not every slot ever
+ * used: after a burst of many small ranges the table's high-water mark stays high, and a
+ * scan of it on every free cost a fifth of the time of a 33-100 KiB workload. */
+static uint32_t find_kept(const char *ends_at, const char *starts_at) {
     for (int which = 0; which < 2; which++) {
         for (uint32_t k = (which ? reclaimed : pending).head; k; k = slots[k].next) {
             const range *q = &slots[k];
-            if (q->base + q->len == lo || q->base == hi)
+            if ((ends_at && q->base + q->len == ends_at) || (starts_at && q->base == starts_at))
                 return k;
         }
     }
@@ -391,11 +388,9 @@ int hak_batch_add(void *base, size_t size) {
     }
     /* Coalesce with kept neighbours, so ranges split by take grow back whole: a later
      * large request finds one range instead of pieces. The union is pending (madvise on
-     * pages already reclaimed is harmless). The neighbours are looked for on the pending
-     * and reclaimed lists (the ranges kept now), not over every slot ever used: after a
-     * burst of many small ranges the table's high-water mark stays high, and a scan of it
-     * on every free cost a fifth of the time of a 33-100 KiB workload. */
-    for (uint32_t k = touching(base, size); k; k = touching(base, size)) {
+     * pages already reclaimed is harmless). */
+    for (uint32_t k = find_kept(base, (char *)base + size); k;
+         k = find_kept(base, (char *)base + size)) {
         range *q = &slots[k];
         char *lo = q->base < (char *)base ? q->base : (char *)base;
         size_t merged = size + q->len;
@@ -496,12 +491,9 @@ size_t hak_batch_take_at(void *addr, size_t size) {
         return 0;
     size_t taken = 0;
     hak_lock_acquire(&batch_lock);
-    for (uint32_t i = 1; i <= slots_high; i++) {
+    uint32_t i = find_kept(NULL, addr);
+    if (i && slots[i].len >= size) {
         range *r = &slots[i];
-        if ((r->state != ST_PENDING && r->state != ST_RECLAIMED) || r->base != (char *)addr)
-            continue;
-        if (r->len < size)
-            break;
         /* Shorten it from the front: its tail stays kept where it is. */
         size_t len = r->len;
         int state = r->state;
@@ -517,7 +509,6 @@ size_t hak_batch_take_at(void *addr, size_t size) {
             q->state = (uint8_t)state;
             relist(t);
         }
-        break;
     }
     hak_lock_release(&batch_lock);
     if (taken)
@@ -618,7 +609,6 @@ static void batch_fork_child(void) {
         slots[i].state = ST_RECLAIMED;
         list_push_tail(&reclaimed, i);
         bin_insert(BIN_RECLAIMED, i);
-        reclaimed_bytes += slots[i].len;
     }
     hak_lock_release(&batch_lock);
 }
