@@ -303,28 +303,26 @@ static int shared_put(char *base, size_t size, uintptr_t site, size_t cls, int c
  * out the shared cache. */
 #define SLOT_SHARE 8
 
-/* A block out of a slot (another block took its place, or its thread exited): into the
- * shared cache, else to the batch. */
-static void slot_block_to_shared(const hak_bigcache_block *b) {
-    if (shared_put(b->base, b->len, b->site, b->cls, 1, opt_max_bytes()) != 0) {
-        victim v = {b->base, b->len};
-        release_victims(&v, 1);
-    }
+/* A block out of a slot into the shared cache, else to the batch. charged: its bytes are
+ * in the total already (another block took its place, or its thread exited); not so for
+ * the block of a thread that did not survive a fork, whose bytes the child recounted. */
+static void slot_block_home(const hak_bigcache_block *b, int charged) {
+    if (shared_put(b->base, b->len, b->site, b->cls, charged, opt_max_bytes()) != 0)
+        release_victims(&(victim){b->base, b->len}, 1);
 }
 
-/* A block of a thread that did not survive a fork, in the child: charged anew. */
+static void slot_block_to_shared(const hak_bigcache_block *b) {
+    slot_block_home(b, 1);
+}
+
 static void slot_block_adopt(const hak_bigcache_block *b) {
-    if (shared_put(b->base, b->len, b->site, b->cls, 0, opt_max_bytes()) != 0) {
-        victim v = {b->base, b->len};
-        release_victims(&v, 1);
-    }
+    slot_block_home(b, 0);
 }
 
 /* A block taken out of a slot by a clear: to the batch. */
 static void slot_block_evict(const hak_bigcache_block *b) {
     uncharge(b->len);
-    victim v = {b->base, b->len};
-    release_victims(&v, 1);
+    release_victims(&(victim){b->base, b->len}, 1);
 }
 
 /* ---- interface ---------------------------------------------------------------------- */

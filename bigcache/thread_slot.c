@@ -89,6 +89,14 @@ static void reg_unlink(slot_node *n) {
     n->prev = n->next = NULL;
 }
 
+/* Takes n out of the registry and back to the pool. */
+static void node_retire(slot_node *n) {
+    hak_lock_acquire(&reg_lock);
+    reg_unlink(n);
+    node_free(n);
+    hak_lock_release(&reg_lock);
+}
+
 /* Takes the block of n, whichever thread n belongs to: 1 and *out, or 0 if it was empty. */
 static int take_any(slot_node *n, hak_bigcache_block *out) {
     char *b = atomic_exchange_explicit(&n->base, NULL, memory_order_acquire);
@@ -105,10 +113,7 @@ static void slot_exit(void *arg) {
     slot_node *n = arg;
     hak_bigcache_block b;
     int had = take_any(n, &b);
-    hak_lock_acquire(&reg_lock);
-    reg_unlink(n);
-    node_free(n);
-    hak_lock_release(&reg_lock);
+    node_retire(n);
     slot.node = NULL;
     slot.state = SLOT_DEAD;
     if (had)
@@ -130,10 +135,7 @@ static slot_node *slot_node_of_thread(void) {
     if (!n)
         return NULL;
     if (pthread_setspecific(exit_key, n) != 0) {
-        hak_lock_acquire(&reg_lock);
-        reg_unlink(n);
-        node_free(n);
-        hak_lock_release(&reg_lock);
+        node_retire(n);
         return NULL;
     }
     slot.node = n;

@@ -176,6 +176,6 @@ void hak_numa_print(int fd) {
                            n, (unsigned long long)maps,
                            (unsigned long long)atomic_load(&node_bytes[n]));
         if (len > 0)
-            (void)!write(fd, line, (size_t)len);
+            hak_write_all(fd, line, len < (int)sizeof line ? (size_t)len : sizeof line - 1);
     }
 }

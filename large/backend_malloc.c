@@ -8,12 +8,8 @@
 #include "counters/counters.h"
 #include "large/large.h"
 
-static size_t header_offset(size_t alignment) {
-    return alignment > HAK_LARGE_HDR_SIZE ? alignment : HAK_LARGE_HDR_SIZE;
-}
-
 void *hak_large_malloc_alloc(size_t size, size_t alignment, uintptr_t site, int zero) {
-    size_t off = header_offset(alignment);
+    size_t off = hak_large_header_offset(alignment);
     if (size > (size_t)PTRDIFF_MAX - off) {
         errno = ENOMEM;
         return NULL;

@@ -23,10 +23,6 @@
 #define BIGCACHE_MIN ((size_t)1 << 20)
 #define SHRINK_MIN   ((size_t)256 << 10) /* a shrink gives its tail back from this much */
 
-static size_t header_offset(size_t alignment) {
-    return alignment > HAK_LARGE_HDR_SIZE ? alignment : HAK_LARGE_HDR_SIZE;
-}
-
 /* A cached or batched range of at least total bytes, or NULL; *flags says whether it is one
  * kernel mapping (HAK_LARGE_ONE_MAPPING). When neither cache has one, the
  * oldest BigCache entries go to the batch (where they merge with their neighbours) before
@@ -63,7 +59,7 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
 
 void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int zero) {
     size_t page = hak_os_page_size();
-    size_t off = header_offset(alignment);
+    size_t off = hak_large_header_offset(alignment);
     if (size > (size_t)PTRDIFF_MAX - off - page) {
         errno = ENOMEM;
         return NULL;

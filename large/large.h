@@ -35,6 +35,12 @@ static inline hak_large_hdr *hak_large_hdr_of(const hak_map_block *b) {
     return (hak_large_hdr *)b;
 }
 
+/* Bytes from the start of a block's memory to its user pointer: the header, or the
+ * alignment when that is larger (the header then sits right before the user pointer). */
+static inline size_t hak_large_header_offset(size_t alignment) {
+    return alignment > HAK_LARGE_HDR_SIZE ? alignment : HAK_LARGE_HDR_SIZE;
+}
+
 static inline size_t hak_large_usable(const hak_large_hdr *h) {
     return (size_t)(h->base + h->total - (char *)h->node.key);
 }

@@ -120,6 +120,12 @@ static double normalised(double x, double *mean, unsigned n) {
     return *mean > 0 ? x / *mean : 0;
 }
 
+/* Under engine_lock: the epoch (or its measured part after settling) starts at sample s. */
+static void start_epoch_locked(sample s) {
+    epoch_start = s;
+    atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
+}
+
 static void ensure_engine_locked(void) {
     if (engine_ready)
         return;
@@ -133,8 +139,7 @@ static void ensure_engine_locked(void) {
     };
     hak_elo_init(&engine, &p);
     atomic_store(&route, pack(&engine.arms[engine.current]));
-    epoch_start = measure();
-    atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
+    start_epoch_locked(measure());
     engine_ready = 1;
 }
 
@@ -157,8 +162,7 @@ static void close_epoch_locked(uint64_t bytes) {
     atomic_store_explicit(&route, pack(&engine.arms[next]), memory_order_release);
     /* a new arm settles first (and measures again then) */
     atomic_store_explicit(&measuring, next == prev, memory_order_relaxed);
-    epoch_start = now;        /* the end of this epoch starts the next one */
-    atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
+    start_epoch_locked(now); /* the end of this epoch starts the next one */
 }
 
 /* elo.fixed_arm >= 0: that arm's route, no epochs (benchmarks compare the fixed arms). */
@@ -189,8 +193,7 @@ static HAK_NOINLINE void elo_tick(void) {
         if (epoch_reached(atomic_load(&epoch_allocs), 1)) {
             atomic_store(&epoch_allocs, 0);
             atomic_store(&epoch_bytes, 0);
-            epoch_start = measure();
-            atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
+            start_epoch_locked(measure());
             atomic_store_explicit(&measuring, 1, memory_order_relaxed);
         }
     } else if (epoch_reached(atomic_load(&epoch_allocs), 4)) {
@@ -220,8 +223,7 @@ static void elo_on_select(void *ctx) {
     atomic_store(&epoch_allocs, 0);
     atomic_store(&epoch_bytes, 0);
     atomic_store_explicit(&measuring, 0, memory_order_relaxed);
-    epoch_start = measure();
-    atomic_store_explicit(&epoch_start_ns, now_ns(), memory_order_relaxed);
+    start_epoch_locked(measure());
     hak_lock_release(&engine_lock);
 }
 
