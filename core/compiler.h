@@ -6,7 +6,6 @@
 #define hak_unlikely(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE      static inline __attribute__((always_inline))
 #define HAK_NOINLINE    __attribute__((noinline))
-#define HAK_COLD        __attribute__((noinline, cold))
 #define HAK_WEAK        __attribute__((weak))
 /* Thread-local state never goes through __tls_get_addr (which may call malloc). */
 #define HAK_TLS         __thread __attribute__((tls_model("initial-exec")))
@@ -23,7 +22,6 @@
 #endif
 
 #define HAK_ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
-#define HAK_ALIGN_DOWN(x, a) ((x) & ~((uintptr_t)(a) - 1))
 #define HAK_IS_POW2(x)       ((x) != 0 && ((x) & ((x) - 1)) == 0)
 
 #endif

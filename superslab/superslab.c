@@ -25,13 +25,11 @@
 #include "counters/counters.h"
 #include "superslab/provider.h"
 
-#define SS_MAGIC      0x5355504552534c42ull /* "SUPERSLB" */
 #define SS_ALL_FREE   (~(uint32_t)1)        /* slabs 1..31 */
 #define SS_RESERVE    64                    /* fully empty SuperSlabs kept (128 MiB) */
 #define DIRTY_MAX     64                    /* free slabs with resident pages (4 MiB) */
 
 typedef struct hak_superslab {
-    uint64_t magic;
     struct hak_superslab *next, *prev; /* provider's list of SuperSlabs with a free slab */
     uint32_t free_mask;                /* bit i: slab i is free */
     uint32_t dirty_mask;               /* bit i: slab i is free and its pages resident */
@@ -72,7 +70,6 @@ static hak_superslab *superslab_new(void) {
     hak_superslab *ss = hak_os_map_placed(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
     if (!ss)
         return NULL;
-    ss->magic = SS_MAGIC;
     ss->free_mask = SS_ALL_FREE;
     HAK_COUNT(superslab_new);
     return ss;
@@ -204,7 +201,6 @@ void hak_superslab_release(hak_slab *s) {
         purge_dirty_locked();
     hak_lock_release(&ss_lock);
     if (unmap) {
-        unmap->magic = 0;
         hak_os_unmap(unmap, HAK_SUPERSLAB_SIZE);
         HAK_COUNT(superslab_release);
     }

@@ -195,12 +195,8 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
             hak_slab *s = a->cls[c].partial;
             while (s) {
                 hak_slab *next = s->next;
-                if (take_slab(a, h, s)) {
-                    if (s->used == 0)
-                        hak_tiny_slab_retire_if_empty(h, s);
-                    else
-                        hak_tiny_partial_push(h, s);
-                }
+                if (take_slab(a, h, s))
+                    hak_tiny_slab_settle(h, s);
                 s = next;
             }
         }

@@ -88,6 +88,13 @@ void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
     hak_slab_release(s);
 }
 
+void hak_tiny_slab_settle(hak_tiny_heap *h, hak_slab *s) {
+    if (s->used == 0)
+        hak_tiny_slab_retire_if_empty(h, s);
+    else if (!s->in_partial)
+        hak_tiny_partial_push(h, s);
+}
+
 hak_slab *hak_tiny_slab_get(hak_tiny_heap *h, unsigned cls) {
     hak_slab *s = h->empty;
     if (s) {
@@ -129,12 +136,8 @@ void hak_tiny_process_ready(hak_tiny_heap *h) {
         hak_slab *next = s->ready_next; /* before the flag clears: a push may requeue s */
         uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
         hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
-        if (h->cls[s->class_idx].current != s) {
-            if (s->used == 0)
-                hak_tiny_slab_retire_if_empty(h, s);
-            else if (!s->in_partial)
-                hak_tiny_partial_push(h, s);
-        }
+        if (h->cls[s->class_idx].current != s)
+            hak_tiny_slab_settle(h, s);
         s = next;
     }
 }
@@ -144,10 +147,6 @@ void hak_tiny_return_block(hak_tiny_heap *h, hak_slab *s, void *p) {
     s->local_free = p;
     s->local_count++;
     s->used--;
-    if (h->cls[s->class_idx].current == s)
-        return;
-    if (s->used == 0)
-        hak_tiny_slab_retire_if_empty(h, s);
-    else if (!s->in_partial)
-        hak_tiny_partial_push(h, s);
+    if (h->cls[s->class_idx].current != s)
+        hak_tiny_slab_settle(h, s);
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/compiler.h"
+#include "counters/counters.h"
 #include "superslab/slab.h"
 #include "tiny/size_class.h"
 
@@ -85,6 +86,7 @@ HAK_INLINE void hak_tiny_push(void *p, hak_slab *s, int check) {
         ((uintptr_t *)p)[1] = key;
         *(void **)p = t->head[cls];
         t->head[cls] = p;
+        HAK_COUNT_HOT(tiny_free_tls_sll); /* nothing unless HAKMEM_DEBUG_COUNTERS */
         if (hak_unlikely(--t->room[cls] < 0))
             hak_tiny_flush(cls);
         return;
