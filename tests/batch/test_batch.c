@@ -57,16 +57,6 @@ static void *map_apart(size_t len) {
     return p;
 }
 
-static int is_mapped(const void *p, size_t len) {
-    unsigned char vec[64];
-    size_t page = hak_os_page_size();
-    /* mincore fails with ENOMEM for any page that is not mapped; a few pages suffice. */
-    size_t n = len / page < 64 ? len / page : 64;
-    if (mincore((void *)p, n * page, vec) == 0)
-        return 1;
-    return errno == ENOMEM ? 0 : -1;
-}
-
 static size_t resident_pages(const void *p, size_t len) {
     size_t page = hak_os_page_size();
     unsigned char vec[256];
@@ -149,7 +139,7 @@ HAK_TEST(Batch, FlushDontneedZeroesPagesAndKeepsTheRangeMapped) {
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), MiB);
     /* Given back, yet still mapped: mincore succeeds and finds no resident page. */
-    HAK_EXPECT_EQ(is_mapped(p, MiB), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(p, MiB), 1);
     HAK_EXPECT_EQ(resident_pages(p, MiB), 0);
     /* A second flush has nothing to do. */
     HAK_EXPECT_EQ(hak_batch_flush(), 0);
@@ -174,7 +164,7 @@ HAK_TEST(Batch, FlushFreeModeKeepsTheRangeMappedAndReusable) {
     HAK_EXPECT_EQ(hak_batch_flush(), MiB);
     /* MADV_FREE was tried (the kernel may refuse it, then DONTNEED is used). */
     HAK_EXPECT_EQ(counter("os_madvise_free") + counter("os_madvise_free_refused"), madv + 1);
-    HAK_EXPECT_EQ(is_mapped(p, MiB), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(p, MiB), 1);
     size_t got = 0;
     char *q = hak_batch_take(MiB, &got);
     HAK_ASSERT(q == p);
@@ -340,9 +330,9 @@ HAK_TEST(Batch, CapEvictsOnlyTheColdestReclaimed) {
     HAK_ASSERT_EQ(hak_batch_add(r[3], MiB), 0); /* 4 MiB > cap: the oldest goes */
     HAK_EXPECT_EQ(counter("os_munmap"), unmaps + 1);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 3 * MiB);
-    HAK_EXPECT_EQ(is_mapped(r[0], MiB), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(r[0], MiB), 0);
     for (int k = 1; k < 4; k++)
-        HAK_EXPECT_EQ(is_mapped(r[k], MiB), 1);
+        HAK_EXPECT_EQ(hak_range_mapped(r[k], MiB), 1);
     /* The three survivors come back, the evicted one never does. */
     int seen[4] = {0, 0, 0, 0};
     size_t got;
@@ -374,11 +364,11 @@ HAK_TEST(Batch, CapReclaimsPendingExcessBeforeEvicting) {
     HAK_ASSERT_EQ(hak_batch_add(r[2], MiB), 0);
     HAK_EXPECT_EQ(counter("batch_flush"), flushes + 1);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 2 * MiB);
-    HAK_EXPECT_EQ(is_mapped(r[0], MiB), 0);
-    HAK_EXPECT_EQ(is_mapped(r[1], MiB), 1);
-    HAK_EXPECT_EQ(is_mapped(r[2], MiB), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(r[0], MiB), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(r[1], MiB), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(r[2], MiB), 1);
     hak_batch_release_all();
-    HAK_EXPECT_EQ(is_mapped(r[1], MiB), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(r[1], MiB), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);
 }
 
@@ -399,7 +389,7 @@ HAK_TEST(Batch, RefusesWhatItCannotKeep) {
     HAK_EXPECT_EQ(counter("batch_add"), adds);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);
     /* Refused ranges stayed the caller's: still mapped. */
-    HAK_EXPECT_EQ(is_mapped(p, 4 * page), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(p, 4 * page), 1);
     hak_os_unmap(p, 4 * page);
 }
 
@@ -417,12 +407,12 @@ HAK_TEST(Batch, FullBookkeepingRefusesPendingAndEvictsColdest) {
     /* Slot 0 is the table's "none": one fewer than the table size. */
     HAK_EXPECT_EQ(kept, HAK_BATCH_SLOTS - 1);
     HAK_EXPECT_EQ(hak_batch_kept_ranges(), HAK_BATCH_SLOTS - 1);
-    HAK_EXPECT_EQ(is_mapped(NTH(kept), page), 1); /* refused: still the caller's */
+    HAK_EXPECT_EQ(hak_range_mapped(NTH(kept), page), 1); /* refused: still the caller's */
     /* Once reclaimed, the coldest range may make room for a new one. */
     hak_batch_flush();
     HAK_EXPECT_EQ(hak_batch_add(NTH(kept), page), 0);
-    HAK_EXPECT_EQ(is_mapped(NTH(0), page), 0);
-    HAK_EXPECT_EQ(is_mapped(NTH(1), page), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(NTH(0), page), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(NTH(1), page), 1);
     HAK_EXPECT_EQ(hak_batch_kept_ranges(), HAK_BATCH_SLOTS - 1);
     HAK_EXPECT_EQ(hak_batch_release_all(), (HAK_BATCH_SLOTS - 1) * page);
     HAK_EXPECT_EQ(hak_batch_kept_ranges(), 0);

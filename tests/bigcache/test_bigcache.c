@@ -43,15 +43,6 @@ static void reset(int64_t cap) {
     hak_batch_release_all();
 }
 
-static int is_mapped(const void *p, size_t len) {
-    unsigned char vec[64];
-    size_t page = hak_os_page_size();
-    size_t n = len / page < 64 ? len / page : 64;
-    if (mincore((void *)p, n * page, vec) == 0)
-        return 1;
-    return errno == ENOMEM ? 0 : -1;
-}
-
 HAK_TEST(BigCache, SizeClassesFollowTheDocumentedSteps) {
     HAK_EXPECT_EQ(hak_bigcache_size_class(1), 64 * KiB);
     HAK_EXPECT_EQ(hak_bigcache_size_class(64 * KiB), 64 * KiB);
@@ -174,8 +165,8 @@ HAK_TEST(BigCache, CapEvictsLeastRecentlyInsertedIntoTheBatch) {
     HAK_EXPECT(hak_bigcache_get(MiB, SITE_A + 96, &got) == r[6]);
     /* The evicted two sit in the batch, still mapped, in eviction order. */
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 2 * MiB);
-    HAK_EXPECT_EQ(is_mapped(r[0], MiB), 1);
-    HAK_EXPECT_EQ(is_mapped(r[2], MiB), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(r[0], MiB), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(r[2], MiB), 1);
     char *a = hak_batch_take(MiB, &got), *b = hak_batch_take(MiB, &got);
     HAK_EXPECT((a == r[0] && b == r[2]) || (a == r[2] && b == r[0]));
     for (int k = 0; k < 7; k++)
@@ -193,7 +184,7 @@ HAK_TEST(BigCache, RefusesAboveTheCapOrWhenOff) {
     HAK_EXPECT_EQ(hak_bigcache_put(p, MiB, SITE_A), -1);
     HAK_EXPECT_EQ(counter("bigcache_insert"), inserts);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
-    HAK_EXPECT_EQ(is_mapped(p, 8 * MiB), 1);
+    HAK_EXPECT_EQ(hak_range_mapped(p, 8 * MiB), 1);
     hak_os_unmap(p, 8 * MiB);
 }
 
@@ -207,7 +198,7 @@ HAK_TEST(BigCache, EvictionIntoARefusingBatchUnmaps) {
     uint64_t unmaps = counter("os_munmap");
     HAK_ASSERT_EQ(hak_bigcache_put(b, MiB, SITE_B), 0);
     HAK_EXPECT_EQ(counter("os_munmap"), unmaps + 1);
-    HAK_EXPECT_EQ(is_mapped(a, MiB), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(a, MiB), 0);
     size_t got;
     HAK_EXPECT(hak_bigcache_get(MiB, SITE_B, &got) == b);
     hak_os_unmap(b, MiB);

@@ -8,7 +8,9 @@
 #define HAKMEM_TESTS_CORE_TEST_UTIL_H
 
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,6 +104,22 @@ int hak_write_file(const char *path, const void *data, size_t len);
 char *hak_read_file(const char *path, size_t *len);
 
 /* A small deterministic PRNG for tests. */
+/* 1: every page of [p, p+len) is mapped; 0: some page is not (mincore fails with ENOMEM
+ * for an unmapped page); -1: mincore failed otherwise. Header-only, for the room tests
+ * that do not link this library. */
+static inline int hak_range_mapped(const void *p, size_t len) {
+    static unsigned char vec[4096];
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    len += (uintptr_t)p - start;
+    for (size_t off = 0; off < len; off += sizeof vec * page) {
+        size_t chunk = len - off < sizeof vec * page ? len - off : sizeof vec * page;
+        if (mincore((void *)(start + off), chunk, vec) != 0)
+            return errno == ENOMEM ? 0 : -1;
+    }
+    return 1;
+}
+
 static inline uint64_t hak_rand_next(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
