@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
         --chart) chart=$2; shift 2 ;;
         --markdown) markdown=$2; shift 2 ;;
         --workloads) workloads=${2//,/ }; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) note "unknown option $1"; exit 2 ;;
     esac
 done

@@ -1,7 +1,7 @@
 /* The one table of hakmem options:
  *   X(ID, key, type, default, choices, min, max, runtime, env, env_alias, help)
  * Read by the config API (hak_config_*), the environment (env, then env_alias) and the docs
- * generator (tools/gen_options_doc.sh prints docs/OPTIONS.md from `hakmem-config`).
+ * generator (tools/gen_options_doc.c prints docs/OPTIONS.md; target docs_options).
  * type: BOOL, INT, SIZE (accepts K/M/G suffixes), ENUM (choices "a|b"), POLICY (a name the
  * policy registry knows), ACTION (setting it to 1 does something now; reads as 0; no
  * environment variable). min/max bound INT and SIZE. */
