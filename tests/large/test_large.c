@@ -190,7 +190,7 @@ HAK_TEST(Large, FlushGivesCachedMappingsBack) {
 }
 
 /* With batch.dontneed=1 the reclaim uses MADV_DONTNEED, so after large.flush the RSS of
- * freed large blocks is gone at once (MADV_FREE pages would still count; see DESIGN.md). */
+ * freed large blocks is gone at once (MADV_FREE pages would still count; see the design guide). */
 HAK_TEST(Large, FlushWithDontneedDropsRss) {
     HAK_ASSERT_EQ(hak_config_set("large.policy", "mmap"), 0);
     HAK_ASSERT_EQ(hak_config_set("batch.dontneed", "1"), 0);

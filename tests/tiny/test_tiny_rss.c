@@ -7,7 +7,7 @@
  * One more: free slabs give their pages back once they have aged (tiny.purge_delay_ms).
  *
  * RSS is read from /proc/self/smaps_rollup as Rss - LazyFree: pages given back with
- * MADV_FREE still count in Rss until the kernel needs them (DESIGN.md, "Known traps"),
+ * MADV_FREE still count in Rss until the kernel needs them (the design guide, "Known traps"),
  * and LazyFree is exactly those pages. */
 #include <pthread.h>
 #include <stdint.h>
