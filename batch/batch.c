@@ -250,17 +250,15 @@ static void unmap_victims(const victim *v, size_t n) {
         hak_os_unmap(v[k].base, v[k].len);
 }
 
-/* Best fit among one state's ranges with size <= len <= hi. */
-/* node >= 0: only ranges freed on that node. */
-static uint32_t best_fit(int which, size_t size, size_t hi, unsigned blo, unsigned bhi,
-                         int node) {
-    for (unsigned b = blo; b <= bhi; b++) {
+/* Best fit among one state's ranges of at least size bytes, from bin blo up; node >= 0:
+ * only ranges freed on that node. */
+static uint32_t best_fit(int which, size_t size, unsigned blo, int node) {
+    for (unsigned b = blo; b < NBINS; b++) {
         uint32_t best = 0;
         size_t best_len = 0;
         for (uint32_t i = bins[which][b]; i; i = slots[i].bin_next) {
             size_t len = slots[i].len;
-            if (len < size || len > hi || (best && len >= best_len) ||
-                (node >= 0 && slots[i].node != node))
+            if (len < size || (best && len >= best_len) || (node >= 0 && slots[i].node != node))
                 continue;
             best = i;
             best_len = len;
@@ -271,6 +269,23 @@ static uint32_t best_fit(int which, size_t size, size_t hi, unsigned blo, unsign
             return best;
     }
     return 0;
+}
+
+/* Under the lock: takes kept range i out and hands out its first size bytes, keeping the
+ * tail (same state, same node) where it is when at least SPLIT_MIN would be left, else the
+ * whole range. Returns the length handed out. */
+static size_t take_head_locked(uint32_t i, size_t size) {
+    range r = slots[i];
+    forget(i);
+    if (r.len - size < SPLIT_MIN)
+        return r.len;
+    uint32_t t = slot_alloc(); /* the slot just freed: cannot fail */
+    slots[t].base = r.base + size;
+    slots[t].len = r.len - size;
+    slots[t].node = r.node;
+    slots[t].state = r.state;
+    relist(t);
+    return size;
 }
 
 /* ---- flush -------------------------------------------------------------------------- */
@@ -404,11 +419,7 @@ int hak_batch_add(void *base, size_t size) {
     r->len = size;
     r->node = (uint8_t)hak_numa_current_node();
     r->state = ST_PENDING;
-    list_push_tail(&pending, i);
-    bin_insert(BIN_PENDING, i);
-    pending_count++;
-    add_pending(size, 1);
-    add_kept(size, 1);
+    relist(i);
     int flush = pending_count >= opt_flush_ranges() ||
                 atomic_load_explicit(&pending_bytes_now, memory_order_relaxed) >=
                     opt_flush_bytes();
@@ -437,21 +448,20 @@ void *hak_batch_take(size_t size, size_t *got) {
     unsigned shift = page_shift();
     size_t page = (size_t)1 << shift;
     size = HAK_ALIGN_UP(size, page);
-    size_t hi = SIZE_MAX; /* any range that fits: a larger one is split below */
-    unsigned blo = bin_of_pages(size >> shift), bhi = NBINS - 1;
+    unsigned blo = bin_of_pages(size >> shift);
 
     /* Under numa.mode=local, ranges of this node first; another node's only when nothing
      * else fits (counted). */
     int node = hak_numa_mode() == HAK_NUMA_LOCAL ? hak_numa_current_node() : -1;
     hak_lock_acquire(&batch_lock);
     /* Pending first: its pages are resident, reuse costs no page faults. */
-    uint32_t i = best_fit(BIN_PENDING, size, hi, blo, bhi, node);
+    uint32_t i = best_fit(BIN_PENDING, size, blo, node);
     if (!i)
-        i = best_fit(BIN_RECLAIMED, size, hi, blo, bhi, node);
+        i = best_fit(BIN_RECLAIMED, size, blo, node);
     if (!i && node >= 0) {
-        i = best_fit(BIN_PENDING, size, hi, blo, bhi, -1);
+        i = best_fit(BIN_PENDING, size, blo, -1);
         if (!i)
-            i = best_fit(BIN_RECLAIMED, size, hi, blo, bhi, -1);
+            i = best_fit(BIN_RECLAIMED, size, blo, -1);
         if (i)
             hak_numa_count_remote_reuse();
     }
@@ -460,22 +470,11 @@ void *hak_batch_take(size_t size, size_t *got) {
         return NULL;
     }
     char *base = slots[i].base;
-    size_t len = slots[i].len;
-    int state = slots[i].state;
-    uint8_t range_node = slots[i].node;
-    forget(i);
-    /* Much larger than asked: hand out the head, keep the tail (same state) for later. */
-    if (len - size >= SPLIT_MIN) {
-        uint32_t t = slot_alloc(); /* the slot just freed: cannot fail */
-        range *r = &slots[t];
-        r->base = base + size;
-        r->len = len - size;
-        r->node = range_node;
-        r->state = (uint8_t)state;
-        relist(t);
-        len = size;
+    size_t whole = slots[i].len;
+    /* Much larger than asked: hand out the head, keep the tail for later. */
+    size_t len = take_head_locked(i, size);
+    if (len < whole)
         HAK_COUNT(batch_split);
-    }
     hak_lock_release(&batch_lock);
 
     HAK_COUNT(batch_reuse);
@@ -492,24 +491,8 @@ size_t hak_batch_take_at(void *addr, size_t size) {
     size_t taken = 0;
     hak_lock_acquire(&batch_lock);
     uint32_t i = find_kept(NULL, addr);
-    if (i && slots[i].len >= size) {
-        range *r = &slots[i];
-        /* Shorten it from the front: its tail stays kept where it is. */
-        size_t len = r->len;
-        int state = r->state;
-        uint8_t node = r->node;
-        forget(i);
-        taken = len - size >= SPLIT_MIN ? size : len;
-        if (taken < len) {
-            uint32_t t = slot_alloc(); /* the slot just freed: cannot fail */
-            range *q = &slots[t];
-            q->base = (char *)addr + taken;
-            q->len = len - taken;
-            q->node = node;
-            q->state = (uint8_t)state;
-            relist(t);
-        }
-    }
+    if (i && slots[i].len >= size)
+        taken = take_head_locked(i, size); /* its tail stays kept where it is */
     hak_lock_release(&batch_lock);
     if (taken)
         HAK_COUNT(batch_reuse);
