@@ -25,13 +25,6 @@
 #define MiB ((size_t)1 << 20)
 #define HUGE_LIMIT ((int64_t)1 << 40)
 
-static uint64_t counter(const char *name) {
-    uint64_t v = 0;
-    if (hak_counter_get(name, &v) != 0)
-        return UINT64_MAX;
-    return v;
-}
-
 /* An empty batch with the given knobs. */
 static void reset(int64_t flush_ranges, int64_t flush_bytes, int64_t max_bytes,
                   int64_t dontneed) {
@@ -98,11 +91,11 @@ HAK_TEST(Batch, AddTakeRoundTripKeepsPendingData) {
     char *p = map_apart(MiB);
     HAK_ASSERT(p != NULL);
     fill(p, MiB, 0x1234);
-    uint64_t adds = counter("batch_add"), reuse = counter("batch_reuse");
-    uint64_t madv = counter("os_madvise_free") + counter("os_madvise_dontneed");
+    uint64_t adds = hak_ctr("batch_add"), reuse = hak_ctr("batch_reuse");
+    uint64_t madv = hak_ctr("os_madvise_free") + hak_ctr("os_madvise_dontneed");
 
     HAK_ASSERT_EQ(hak_batch_add(p, MiB), 0);
-    HAK_EXPECT_EQ(counter("batch_add"), adds + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_add"), adds + 1);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), MiB);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), MiB);
 
@@ -110,10 +103,10 @@ HAK_TEST(Batch, AddTakeRoundTripKeepsPendingData) {
     char *q = hak_batch_take(MiB, &got);
     HAK_ASSERT(q == p);
     HAK_EXPECT_EQ(got, MiB);
-    HAK_EXPECT_EQ(counter("batch_reuse"), reuse + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_reuse"), reuse + 1);
     /* Pending means no madvise yet: the data is all there. */
     HAK_EXPECT(check_fill(q, MiB, 0x1234));
-    HAK_EXPECT_EQ(counter("os_madvise_free") + counter("os_madvise_dontneed"), madv);
+    HAK_EXPECT_EQ(hak_ctr("os_madvise_free") + hak_ctr("os_madvise_dontneed"), madv);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
     /* Handed out means no longer kept: a second take finds nothing. */
@@ -128,14 +121,14 @@ HAK_TEST(Batch, FlushDontneedZeroesPagesAndKeepsTheRangeMapped) {
     HAK_ASSERT(p != NULL);
     memset(p, 0xab, MiB);
     HAK_ASSERT_EQ(resident_pages(p, MiB), MiB / hak_os_page_size());
-    uint64_t flushes = counter("batch_flush"), bytes = counter("batch_reclaimed_bytes");
-    uint64_t dontneed = counter("os_madvise_dontneed");
+    uint64_t flushes = hak_ctr("batch_flush"), bytes = hak_ctr("batch_reclaimed_bytes");
+    uint64_t dontneed = hak_ctr("os_madvise_dontneed");
 
     HAK_ASSERT_EQ(hak_batch_add(p, MiB), 0);
     HAK_EXPECT_EQ(hak_batch_flush(), MiB);
-    HAK_EXPECT_EQ(counter("batch_flush"), flushes + 1);
-    HAK_EXPECT_EQ(counter("batch_reclaimed_bytes"), bytes + MiB);
-    HAK_EXPECT_EQ(counter("os_madvise_dontneed"), dontneed + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_flush"), flushes + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_reclaimed_bytes"), bytes + MiB);
+    HAK_EXPECT_EQ(hak_ctr("os_madvise_dontneed"), dontneed + 1);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), MiB);
     /* Given back, yet still mapped: mincore succeeds and finds no resident page. */
@@ -143,7 +136,7 @@ HAK_TEST(Batch, FlushDontneedZeroesPagesAndKeepsTheRangeMapped) {
     HAK_EXPECT_EQ(resident_pages(p, MiB), 0);
     /* A second flush has nothing to do. */
     HAK_EXPECT_EQ(hak_batch_flush(), 0);
-    HAK_EXPECT_EQ(counter("batch_flush"), flushes + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_flush"), flushes + 1);
 
     size_t got = 0;
     char *q = hak_batch_take(MiB, &got);
@@ -159,11 +152,11 @@ HAK_TEST(Batch, FlushFreeModeKeepsTheRangeMappedAndReusable) {
     char *p = map_apart(MiB);
     HAK_ASSERT(p != NULL);
     memset(p, 0x11, MiB);
-    uint64_t madv = counter("os_madvise_free") + counter("os_madvise_free_refused");
+    uint64_t madv = hak_ctr("os_madvise_free") + hak_ctr("os_madvise_free_refused");
     HAK_ASSERT_EQ(hak_batch_add(p, MiB), 0);
     HAK_EXPECT_EQ(hak_batch_flush(), MiB);
     /* MADV_FREE was tried (the kernel may refuse it, then DONTNEED is used). */
-    HAK_EXPECT_EQ(counter("os_madvise_free") + counter("os_madvise_free_refused"), madv + 1);
+    HAK_EXPECT_EQ(hak_ctr("os_madvise_free") + hak_ctr("os_madvise_free_refused"), madv + 1);
     HAK_EXPECT_EQ(hak_range_mapped(p, MiB), 1);
     size_t got = 0;
     char *q = hak_batch_take(MiB, &got);
@@ -183,17 +176,17 @@ HAK_TEST(Batch, CountThresholdTriggersFlush) {
         HAK_ASSERT(p[k] != NULL);
         memset(p[k], 1, len);
     }
-    uint64_t flushes = counter("batch_flush"), bytes = counter("batch_reclaimed_bytes");
+    uint64_t flushes = hak_ctr("batch_flush"), bytes = hak_ctr("batch_reclaimed_bytes");
     for (int k = 0; k < 3; k++)
         HAK_ASSERT_EQ(hak_batch_add(p[k], len), 0);
-    HAK_EXPECT_EQ(counter("batch_flush"), flushes);
+    HAK_EXPECT_EQ(hak_ctr("batch_flush"), flushes);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 3 * len);
     for (int k = 0; k < 3; k++)
         HAK_EXPECT_EQ(resident_pages(p[k], len), pages);
 
     HAK_ASSERT_EQ(hak_batch_add(p[3], len), 0); /* the 4th range */
-    HAK_EXPECT_EQ(counter("batch_flush"), flushes + 1);
-    HAK_EXPECT_EQ(counter("batch_reclaimed_bytes"), bytes + 4 * len);
+    HAK_EXPECT_EQ(hak_ctr("batch_flush"), flushes + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_reclaimed_bytes"), bytes + 4 * len);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 4 * len);
     for (int k = 0; k < 4; k++)
@@ -205,14 +198,14 @@ HAK_TEST(Batch, ByteThresholdTriggersFlush) {
     reset(HUGE_LIMIT, 3 * MiB, HUGE_LIMIT, 1);
     char *p = map_apart(3 * MiB);
     HAK_ASSERT(p != NULL);
-    uint64_t flushes = counter("batch_flush"), bytes = counter("batch_reclaimed_bytes");
+    uint64_t flushes = hak_ctr("batch_flush"), bytes = hak_ctr("batch_reclaimed_bytes");
     HAK_ASSERT_EQ(hak_batch_add(p, MiB), 0);
     HAK_ASSERT_EQ(hak_batch_add(p + MiB, MiB), 0);
-    HAK_EXPECT_EQ(counter("batch_flush"), flushes);
+    HAK_EXPECT_EQ(hak_ctr("batch_flush"), flushes);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 2 * MiB);
     HAK_ASSERT_EQ(hak_batch_add(p + 2 * MiB, MiB), 0); /* 3 MiB pending: flush */
-    HAK_EXPECT_EQ(counter("batch_flush"), flushes + 1);
-    HAK_EXPECT_EQ(counter("batch_reclaimed_bytes"), bytes + 3 * MiB);
+    HAK_EXPECT_EQ(hak_ctr("batch_flush"), flushes + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_reclaimed_bytes"), bytes + 3 * MiB);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 3 * MiB);
     hak_batch_release_all();
@@ -227,14 +220,14 @@ HAK_TEST(Batch, TakeIsBestFitAndKeepsTheRestOfALargerRange) {
         HAK_ASSERT(r[k] != NULL);
         HAK_ASSERT_EQ(hak_batch_add(r[k], lens[k]), 0);
     }
-    uint64_t splits = counter("batch_split");
+    uint64_t splits = hak_ctr("batch_split");
     size_t got = 0, kept = hak_batch_kept_bytes();
     /* Best fit for 2.5 MiB is the 3 MiB range; the 512 KiB left over stays kept. */
     char *a = hak_batch_take(2 * MiB + MiB / 2, &got);
     HAK_EXPECT(a == r[2]);
     HAK_EXPECT_EQ(got, 2 * MiB + MiB / 2);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), kept - got);
-    HAK_EXPECT_EQ(counter("batch_split"), splits + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_split"), splits + 1);
     /* 3 MiB: the 4 MiB range is the best fit (5 MiB is larger). */
     char *b = hak_batch_take(3 * MiB, &got);
     HAK_EXPECT(b == r[3]);
@@ -269,12 +262,12 @@ HAK_TEST(Batch, NeighboursMergeIntoOneRange) {
     reset_quiet(0);
     char *p = map_apart(3 * MiB);
     HAK_ASSERT(p != NULL);
-    uint64_t merges = counter("batch_coalesce");
+    uint64_t merges = hak_ctr("batch_coalesce");
     HAK_ASSERT_EQ(hak_batch_add(p, MiB), 0);
     HAK_ASSERT_EQ(hak_batch_add(p + 2 * MiB, MiB), 0);
-    HAK_EXPECT_EQ(counter("batch_coalesce"), merges); /* not touching yet */
+    HAK_EXPECT_EQ(hak_ctr("batch_coalesce"), merges); /* not touching yet */
     HAK_ASSERT_EQ(hak_batch_add(p + MiB, MiB), 0);    /* joins both */
-    HAK_EXPECT_EQ(counter("batch_coalesce"), merges + 2);
+    HAK_EXPECT_EQ(hak_ctr("batch_coalesce"), merges + 2);
     size_t got = 0;
     HAK_EXPECT(hak_batch_take(3 * MiB, &got) == p);
     HAK_EXPECT_EQ(got, 3 * MiB);
@@ -326,9 +319,9 @@ HAK_TEST(Batch, CapEvictsOnlyTheColdestReclaimed) {
     for (int k = 0; k < 3; k++)
         HAK_ASSERT_EQ(hak_batch_add(r[k], MiB), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 3 * MiB);
-    uint64_t unmaps = counter("os_munmap");
+    uint64_t unmaps = hak_ctr("os_munmap");
     HAK_ASSERT_EQ(hak_batch_add(r[3], MiB), 0); /* 4 MiB > cap: the oldest goes */
-    HAK_EXPECT_EQ(counter("os_munmap"), unmaps + 1);
+    HAK_EXPECT_EQ(hak_ctr("os_munmap"), unmaps + 1);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 3 * MiB);
     HAK_EXPECT_EQ(hak_range_mapped(r[0], MiB), 0);
     for (int k = 1; k < 4; k++)
@@ -360,9 +353,9 @@ HAK_TEST(Batch, CapReclaimsPendingExcessBeforeEvicting) {
     HAK_ASSERT_EQ(hak_batch_add(r[0], MiB), 0);
     HAK_ASSERT_EQ(hak_batch_add(r[1], MiB), 0);
     HAK_EXPECT_EQ(hak_batch_pending_bytes(), 2 * MiB);
-    uint64_t flushes = counter("batch_flush");
+    uint64_t flushes = hak_ctr("batch_flush");
     HAK_ASSERT_EQ(hak_batch_add(r[2], MiB), 0);
-    HAK_EXPECT_EQ(counter("batch_flush"), flushes + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_flush"), flushes + 1);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 2 * MiB);
     HAK_EXPECT_EQ(hak_range_mapped(r[0], MiB), 0);
     HAK_EXPECT_EQ(hak_range_mapped(r[1], MiB), 1);
@@ -377,7 +370,7 @@ HAK_TEST(Batch, RefusesWhatItCannotKeep) {
     size_t page = hak_os_page_size();
     char *p = map_apart(4 * page);
     HAK_ASSERT(p != NULL);
-    uint64_t adds = counter("batch_add");
+    uint64_t adds = hak_ctr("batch_add");
     HAK_EXPECT_EQ(hak_batch_add(p + 1, page), -1);      /* not page-aligned */
     HAK_EXPECT_EQ(hak_batch_add(p, page + 1), -1);      /* not a page multiple */
     HAK_EXPECT_EQ(hak_batch_add(NULL, page), -1);
@@ -386,7 +379,7 @@ HAK_TEST(Batch, RefusesWhatItCannotKeep) {
     HAK_EXPECT_EQ(hak_batch_add(p, 4 * page), -1);      /* alone above the cap */
     reset(HUGE_LIMIT, HUGE_LIMIT, 0, 0);
     HAK_EXPECT_EQ(hak_batch_add(p, page), -1);          /* cap 0: the batch is off */
-    HAK_EXPECT_EQ(counter("batch_add"), adds);
+    HAK_EXPECT_EQ(hak_ctr("batch_add"), adds);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);
     /* Refused ranges stayed the caller's: still mapped. */
     HAK_EXPECT_EQ(hak_range_mapped(p, 4 * page), 1);
@@ -477,15 +470,15 @@ HAK_TEST(Batch, ConcurrentAddTakeNeverSharesARange) {
      * all the time. */
     reset(8, 1 * MiB, 4 * MiB, 1);
     atomic_store(&thread_failures, 0);
-    uint64_t flushes = counter("batch_flush"), reuse = counter("batch_reuse");
+    uint64_t flushes = hak_ctr("batch_flush"), reuse = hak_ctr("batch_reuse");
     pthread_t t[THREADS];
     for (uintptr_t k = 0; k < THREADS; k++)
         HAK_ASSERT_EQ(pthread_create(&t[k], NULL, batch_worker, (void *)(k + 1)), 0);
     for (int k = 0; k < THREADS; k++)
         pthread_join(t[k], NULL);
     HAK_EXPECT_EQ(atomic_load(&thread_failures), 0);
-    HAK_EXPECT(counter("batch_flush") > flushes);
-    HAK_EXPECT(counter("batch_reuse") > reuse);
+    HAK_EXPECT(hak_ctr("batch_flush") > flushes);
+    HAK_EXPECT(hak_ctr("batch_reuse") > reuse);
     HAK_EXPECT(hak_batch_kept_bytes() <= 4 * MiB);
     hak_batch_release_all();
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);

@@ -28,13 +28,6 @@
 
 static const uintptr_t SITE_A = 0x401000, SITE_B = 0x402000;
 
-static uint64_t counter(const char *name) {
-    uint64_t v = 0;
-    if (hak_counter_get(name, &v) != 0)
-        return UINT64_MAX;
-    return v;
-}
-
 static void reset(int64_t cap) {
     hak_batch_tuning quiet = {HUGE_LIMIT, HUGE_LIMIT, HUGE_LIMIT, 1};
     hak_batch_tune(&quiet);
@@ -70,16 +63,16 @@ HAK_TEST(BigCache, HitForTheSameSiteAndClass) {
     char *p = hak_os_map(2 * MiB);
     HAK_ASSERT(p != NULL);
     memset(p, 0x42, 2 * MiB);
-    uint64_t inserts = counter("bigcache_insert"), hits = counter("bigcache_hit");
+    uint64_t inserts = hak_ctr("bigcache_insert"), hits = hak_ctr("bigcache_hit");
     HAK_ASSERT_EQ(hak_bigcache_put(p, 2 * MiB, SITE_A), 0);
-    HAK_EXPECT_EQ(counter("bigcache_insert"), inserts + 1);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_insert"), inserts + 1);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
     size_t got = 0;
     /* 1.9 MiB is in the 2 MiB class too. */
     char *q = hak_bigcache_get(2 * MiB - 100 * KiB, SITE_A, &got);
     HAK_ASSERT(q == p);
     HAK_EXPECT_EQ(got, 2 * MiB);
-    HAK_EXPECT_EQ(counter("bigcache_hit"), hits + 1);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_hit"), hits + 1);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
     HAK_EXPECT_EQ((unsigned char)q[2 * MiB - 1], 0x42); /* the mapping itself, untouched */
     /* Handed out once only. */
@@ -93,18 +86,18 @@ HAK_TEST(BigCache, MissForAnotherSiteOrClass) {
     char *p = hak_os_map(2 * MiB);
     HAK_ASSERT(p != NULL);
     HAK_ASSERT_EQ(hak_bigcache_put(p, 2 * MiB, SITE_A), 0);
-    uint64_t misses = counter("bigcache_miss"), hits = counter("bigcache_hit");
+    uint64_t misses = hak_ctr("bigcache_miss"), hits = hak_ctr("bigcache_hit");
     size_t got = 0;
     HAK_EXPECT(hak_bigcache_get(2 * MiB, SITE_B, &got) == NULL);  /* other site */
     HAK_EXPECT(hak_bigcache_get(MiB, SITE_A, &got) == NULL);      /* smaller class */
     HAK_EXPECT(hak_bigcache_get(3 * MiB, SITE_A, &got) == NULL);  /* larger class */
-    HAK_EXPECT_EQ(counter("bigcache_miss"), misses + 3);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_miss"), misses + 3);
     /* Many other sites: some share the entry's hash bucket, none may get it. */
     int stolen = 0;
     for (uintptr_t s = 1; s <= 2048; s++)
         stolen += hak_bigcache_get(2 * MiB, SITE_A + 16 * s, &got) != NULL;
     HAK_EXPECT_EQ(stolen, 0);
-    HAK_EXPECT_EQ(counter("bigcache_hit"), hits);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_hit"), hits);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
     HAK_EXPECT(hak_bigcache_get(2 * MiB, SITE_A, &got) == p);
     hak_os_unmap(p, 2 * MiB);
@@ -145,15 +138,15 @@ HAK_TEST(BigCache, CapEvictsLeastRecentlyInsertedIntoTheBatch) {
     /* A hit frees room: B leaves by reuse, not eviction. */
     HAK_ASSERT(hak_bigcache_get(MiB, SITE_A + 16, &got) == r[1]);
 
-    uint64_t evicts = counter("bigcache_evict"), batch_adds = counter("batch_add");
+    uint64_t evicts = hak_ctr("bigcache_evict"), batch_adds = hak_ctr("batch_add");
     HAK_ASSERT_EQ(hak_bigcache_put(r[4], MiB, SITE_A + 16 * 4), 0); /* fits: 4 MiB */
-    HAK_EXPECT_EQ(counter("bigcache_evict"), evicts);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_evict"), evicts);
     HAK_ASSERT_EQ(hak_bigcache_put(r[5], MiB, SITE_A + 16 * 5), 0); /* evicts A */
-    HAK_EXPECT_EQ(counter("bigcache_evict"), evicts + 1);
-    HAK_EXPECT_EQ(counter("batch_add"), batch_adds + 1);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_evict"), evicts + 1);
+    HAK_EXPECT_EQ(hak_ctr("batch_add"), batch_adds + 1);
     HAK_ASSERT_EQ(hak_bigcache_put(r[6], MiB, SITE_A + 16 * 6), 0); /* evicts C (B is gone) */
-    HAK_EXPECT_EQ(counter("bigcache_evict"), evicts + 2);
-    HAK_EXPECT_EQ(counter("batch_add"), batch_adds + 2);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_evict"), evicts + 2);
+    HAK_EXPECT_EQ(hak_ctr("batch_add"), batch_adds + 2);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 4 * MiB);
     HAK_EXPECT_EQ(hak_bigcache_entries(), 4);
 
@@ -177,12 +170,12 @@ HAK_TEST(BigCache, RefusesAboveTheCapOrWhenOff) {
     reset(4 * MiB);
     char *p = hak_os_map(8 * MiB);
     HAK_ASSERT(p != NULL);
-    uint64_t inserts = counter("bigcache_insert");
+    uint64_t inserts = hak_ctr("bigcache_insert");
     HAK_EXPECT_EQ(hak_bigcache_put(p, 8 * MiB, SITE_A), -1);
     HAK_EXPECT_EQ(hak_bigcache_put(NULL, MiB, SITE_A), -1);
     hak_bigcache_tune_max_bytes(0);
     HAK_EXPECT_EQ(hak_bigcache_put(p, MiB, SITE_A), -1);
-    HAK_EXPECT_EQ(counter("bigcache_insert"), inserts);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_insert"), inserts);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
     HAK_EXPECT_EQ(hak_range_mapped(p, 8 * MiB), 1);
     hak_os_unmap(p, 8 * MiB);
@@ -195,9 +188,9 @@ HAK_TEST(BigCache, EvictionIntoARefusingBatchUnmaps) {
     char *a = hak_os_map(MiB), *b = hak_os_map(MiB);
     HAK_ASSERT(a != NULL && b != NULL);
     HAK_ASSERT_EQ(hak_bigcache_put(a, MiB, SITE_A), 0);
-    uint64_t unmaps = counter("os_munmap");
+    uint64_t unmaps = hak_ctr("os_munmap");
     HAK_ASSERT_EQ(hak_bigcache_put(b, MiB, SITE_B), 0);
-    HAK_EXPECT_EQ(counter("os_munmap"), unmaps + 1);
+    HAK_EXPECT_EQ(hak_ctr("os_munmap"), unmaps + 1);
     HAK_EXPECT_EQ(hak_range_mapped(a, MiB), 0);
     size_t got;
     HAK_EXPECT(hak_bigcache_get(MiB, SITE_B, &got) == b);
@@ -212,11 +205,11 @@ HAK_TEST(BigCache, FullTableEvictsTheOldestEntry) {
     size_t n = HAK_BIGCACHE_SLOTS + 1;
     char *p = hak_os_map(n * page);
     HAK_ASSERT(p != NULL);
-    uint64_t evicts = counter("bigcache_evict");
+    uint64_t evicts = hak_ctr("bigcache_evict");
     for (size_t k = 0; k < n; k++)
         HAK_ASSERT_EQ(hak_bigcache_put(p + k * page, page, SITE_A + 16 * k), 0);
     /* The last put moved the one before it to the full table, which pushed out the first. */
-    HAK_EXPECT_EQ(counter("bigcache_evict"), evicts + 1);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_evict"), evicts + 1);
     HAK_EXPECT_EQ(hak_bigcache_entries(), n - 2);
     size_t got;
     /* The slot's block first: a miss moves it to the table (which would evict again). */
@@ -235,7 +228,7 @@ HAK_TEST(BigCache, FullTableEvictsTheOldestEntry) {
 HAK_TEST(BigCache, ClearMovesEverythingToTheBatch) {
     reset(-1);
     char *r[3];
-    uint64_t evicts = counter("bigcache_evict"), batch_adds = counter("batch_add");
+    uint64_t evicts = hak_ctr("bigcache_evict"), batch_adds = hak_ctr("batch_add");
     for (int k = 0; k < 3; k++) {
         r[k] = hak_os_map(2 * MiB);
         HAK_ASSERT(r[k] != NULL);
@@ -245,8 +238,8 @@ HAK_TEST(BigCache, ClearMovesEverythingToTheBatch) {
     hak_bigcache_clear();
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
     HAK_EXPECT_EQ(hak_bigcache_entries(), 0);
-    HAK_EXPECT_EQ(counter("bigcache_evict"), evicts + 3);
-    HAK_EXPECT_EQ(counter("batch_add"), batch_adds + 3);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_evict"), evicts + 3);
+    HAK_EXPECT_EQ(hak_ctr("batch_add"), batch_adds + 3);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), 6 * MiB);
     size_t got;
     HAK_EXPECT(hak_bigcache_get(2 * MiB, SITE_A, &got) == NULL);
@@ -343,10 +336,10 @@ HAK_TEST(BigCache, ConcurrentHitsNeverHandABlockToTwoThreads) {
      * hits and no system call slows the threads down, so puts, gets and evictions of the
      * same buckets overlap as much as two cores allow. */
     reset(2 * MiB);
-    uint64_t hits = counter("bigcache_hit"), evicts = counter("bigcache_evict");
+    uint64_t hits = hak_ctr("bigcache_hit"), evicts = hak_ctr("bigcache_evict");
     HAK_EXPECT_EQ(run_workers((workload){.rounds = 200000, .keys = 6}), 0);
-    HAK_EXPECT(counter("bigcache_hit") > hits);
-    HAK_EXPECT(counter("bigcache_evict") > evicts);
+    HAK_EXPECT(hak_ctr("bigcache_hit") > hits);
+    HAK_EXPECT(hak_ctr("bigcache_evict") > evicts);
     HAK_EXPECT(hak_bigcache_bytes() <= 2 * MiB);
     hak_bigcache_clear();
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
@@ -360,10 +353,10 @@ HAK_TEST(BigCache, ConcurrentEvictionsIntoABusyBatchKeepBlocksPrivate) {
     reset(3 * MiB);
     hak_batch_tuning busy = {8, 2 * MiB, 8 * MiB, 1};
     hak_batch_tune(&busy);
-    uint64_t hits = counter("bigcache_hit"), evicts = counter("bigcache_evict");
+    uint64_t hits = hak_ctr("bigcache_hit"), evicts = hak_ctr("bigcache_evict");
     HAK_EXPECT_EQ(run_workers((workload){.rounds = 4000, .keys = 12}), 0);
-    HAK_EXPECT(counter("bigcache_hit") > hits);
-    HAK_EXPECT(counter("bigcache_evict") > evicts);
+    HAK_EXPECT(hak_ctr("bigcache_hit") > hits);
+    HAK_EXPECT(hak_ctr("bigcache_evict") > evicts);
     HAK_EXPECT(hak_bigcache_bytes() <= 3 * MiB);
     hak_bigcache_clear();
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
@@ -376,14 +369,14 @@ HAK_TEST(BigCache, SlotBlockCountsInTheBytesAndComesBackToItsThread) {
     reset(-1);
     char *p = hak_os_map(2 * MiB);
     HAK_ASSERT(p != NULL);
-    uint64_t hits = counter("bigcache_hit");
+    uint64_t hits = hak_ctr("bigcache_hit");
     HAK_ASSERT_EQ(hak_bigcache_put(p, 2 * MiB, SITE_A), 0);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
     HAK_EXPECT_EQ(hak_bigcache_entries(), 0); /* in the slot, not the shared table */
     size_t got = 0;
     HAK_EXPECT(hak_bigcache_get(2 * MiB, SITE_A, &got) == p); /* straight from the slot */
     HAK_EXPECT_EQ(got, 2 * MiB);
-    HAK_EXPECT_EQ(counter("bigcache_hit"), hits + 1);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_hit"), hits + 1);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
     /* A request the slot cannot serve moves its block to the shared table, where its own
      * key still finds it. */
@@ -458,9 +451,9 @@ HAK_TEST(BigCache, CapCountsTheSlots) {
     char *a = hak_os_map(2 * MiB), *b = hak_os_map(16 * MiB);
     HAK_ASSERT(a != NULL && b != NULL);
     HAK_ASSERT_EQ(hak_bigcache_put(a, 2 * MiB, SITE_A), 0); /* slot: 2 MiB <= cap / 8 */
-    uint64_t evicts = counter("bigcache_evict");
+    uint64_t evicts = hak_ctr("bigcache_evict");
     HAK_ASSERT_EQ(hak_bigcache_put(b, 16 * MiB, SITE_A), 0); /* too big for a slot */
-    HAK_EXPECT_EQ(counter("bigcache_evict"), evicts + 1);
+    HAK_EXPECT_EQ(hak_ctr("bigcache_evict"), evicts + 1);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 16 * MiB);
     hak_bigcache_clear();
     hak_batch_release_all();

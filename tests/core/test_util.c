@@ -301,13 +301,6 @@ int hak_all_bytes(const void *p, size_t n, unsigned char c) {
     return 1;
 }
 
-uint64_t hak_ctr(const char *name) {
-    uint64_t v = 0;
-    if (hak_counter_get(name, &v) != 0)
-        return UINT64_MAX;
-    return v;
-}
-
 size_t hak_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f)

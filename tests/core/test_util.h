@@ -7,13 +7,14 @@
 #ifndef HAKMEM_TESTS_CORE_TEST_UTIL_H
 #define HAKMEM_TESTS_CORE_TEST_UTIL_H
 
-#include <stddef.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hakmem/hakmem.h"
 #include "shim/hak_test.h"
 
 #ifdef __cplusplus
@@ -84,8 +85,14 @@ int  hak_check(const void *p, size_t n, uint64_t seed);
 /* 1 when all n bytes equal c. */
 int  hak_all_bytes(const void *p, size_t n, unsigned char c);
 
-/* hak_counter_get or UINT64_MAX when the counter does not exist. */
-uint64_t hak_ctr(const char *name);
+/* hak_counter_get or UINT64_MAX when the counter does not exist. Header-only, like
+ * hak_range_mapped, for the room tests that do not link this library. */
+static inline uint64_t hak_ctr(const char *name) {
+    uint64_t v = 0;
+    if (hak_counter_get(name, &v) != 0)
+        return UINT64_MAX;
+    return v;
+}
 
 /* Resident bytes of this process (/proc/self/statm), 0 on error. */
 size_t hak_rss_bytes(void);
