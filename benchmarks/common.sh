@@ -31,6 +31,27 @@ function human(x) {
 }
 '
 
+# is_uint VALUE: a positive integer?
+is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) [ "$1" -gt 0 ] ;; esac; }
+
+# classify STATUS ERRFILE SO TIMEOUT CORRUPT: why a benchmark run failed, or nothing. The
+# benchmark binaries exit 3 when they find a block changed (CORRUPT says what that means
+# for the runner); SO is the library preloaded ("" for none).
+classify() {
+    local rc=$1
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "timed out after ${4}s (hang?)"
+    elif [ "$rc" -gt 128 ]; then
+        echo "killed by signal $((rc - 128))"
+    elif [ "$rc" -eq 3 ]; then
+        echo "$5"
+    elif [ "$rc" -ne 0 ]; then
+        echo "exit status $rc"
+    elif [ -n "$3" ] && grep -q 'cannot be preloaded' "$2"; then
+        echo "the dynamic loader refused $3"
+    fi
+}
+
 # names_of TABLE ARG ALL WHAT: the names ARG asks for ("all" gives ALL, else a comma list),
 # each checked against the first column of TABLE; an unknown one is a usage error
 # (die_usage, defined by the runner, with WHAT in the message).

@@ -83,7 +83,11 @@ if [ "$quick" = 1 ]; then
 fi
 : "${runs:=5}" "${seconds:=3}"
 
-is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) [ "$1" -gt 0 ] ;; esac; }
+# Library paths, Debian packages, apt-get installs, argument checks, list arguments and the
+# awk functions of the tables are shared with the other runners.
+# shellcheck source=benchmarks/common.sh
+. "$here/common.sh"
+
 is_uint "$runs" || die_usage "--runs must be a positive integer"
 is_uint "$threads" || die_usage "--threads must be a positive integer"
 [ -z "$rounds" ] || is_uint "$rounds" || die_usage "--rounds must be a positive integer"
@@ -93,11 +97,6 @@ awk -v s="$seconds" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s + 0 > 0) }' ||
 [ -n "$rounds" ] || rounds=$(awk -v s="$seconds" 'BEGIN { r = int(s * 10 + 0.5); print (r < 1 ? 1 : r) }')
 run_timeout=$(awk -v s="$seconds" 'BEGIN { print int(s * 5 + 60) }')
 
-# Library paths, Debian packages, apt-get installs, list arguments and the awk functions of
-# the tables are shared with the other runners.
-# shellcheck source=benchmarks/common.sh
-. "$here/common.sh"
-
 # ---- profiles --------------------------------------------------------------------------
 profiles=$(names_of "$profiles_table" "$profile_arg" "$all_profiles" profile) || exit 2
 profile_field() { # profile column(2=min 3=max 4=chunks)
@@ -105,11 +104,8 @@ profile_field() { # profile column(2=min 3=max 4=chunks)
 }
 
 # ---- allocators ------------------------------------------------------------------------
-wanted=${allocators_arg:-$all_allocators}
-wanted=${wanted//,/ }
-for a in $wanted; do
-    case " $all_allocators " in *" $a "*) ;; *) die_usage "unknown allocator '$a'" ;; esac
-done
+wanted=$(names_of "$(printf '%s\n' $all_allocators)" "${allocators_arg:-all}" "$all_allocators" \
+                  allocator) || exit 2
 
 # Missing Debian allocators: install them when we are root and may, else skip them.
 # shellcheck disable=SC2086
@@ -150,18 +146,8 @@ run_one() {
           -t "$threads")
     "${cmd[@]}" >"$outf" 2>"$errf"
     rc=$?
-    local why=""
-    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-        why="timed out after ${run_timeout}s (hang?)"
-    elif [ $rc -gt 128 ]; then
-        why="killed by signal $((rc - 128))"
-    elif [ $rc -eq 3 ]; then
-        why="blocks corrupted while allocated"
-    elif [ $rc -ne 0 ]; then
-        why="exit status $rc"
-    elif grep -q 'cannot be preloaded' "$errf"; then
-        why="the dynamic loader refused $so"
-    fi
+    local why
+    why=$(classify "$rc" "$errf" "$so" "$run_timeout" "blocks corrupted while allocated")
     local parsed
     parsed=$(awk '/^larson: / { for (i = 2; i <= NF; i++) { split($i, kv, "=");
                    if (kv[1] == "ops_per_sec") o = kv[2]; if (kv[1] == "maxrss_kb") r = kv[2] } }

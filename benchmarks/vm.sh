@@ -96,16 +96,15 @@ done
 [ "$quick" = 1 ] && : "${runs:=3}"
 : "${runs:=10}"
 
-is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) [ "$1" -gt 0 ] ;; esac; }
+# Library paths, Debian packages, apt-get installs, argument checks, list arguments and the
+# awk functions of the tables are shared with the other runners.
+# shellcheck source=benchmarks/common.sh
+. "$here/common.sh"
+
 is_uint "$runs" || die_usage "--runs must be a positive integer"
 is_uint "$live" || die_usage "--live must be a positive integer"
 [ -z "$cycles" ] || is_uint "$cycles" || die_usage "--cycles must be a positive integer"
 case "$seed" in ''|*[!0-9]*) die_usage "--seed must be a non-negative integer" ;; esac
-
-# Library paths, Debian packages, apt-get installs, list arguments and the awk functions of
-# the tables are shared with the other runners.
-# shellcheck source=benchmarks/common.sh
-. "$here/common.sh"
 
 # ---- modes -----------------------------------------------------------------------------
 modes=$(names_of "$modes_table" "$mode_arg" "$all_modes" mode) || exit 2
@@ -130,11 +129,9 @@ timeout_of() { # MODE SCALE
 # ---- allocators ------------------------------------------------------------------------
 policy_of() { case "$1" in hakmem-*) echo "${1#hakmem-}" ;; *) echo "" ;; esac; }
 
-wanted=${allocators_arg:-$all_allocators}
-wanted=${wanted//,/ }
-for a in $wanted; do
-    case " $all_allocators " in *" $a "*) ;; *) die_usage "unknown allocator '$a'" ;; esac
-done
+wanted=$(names_of "$(printf '%s\n' $all_allocators)" "${allocators_arg:-all}" "$all_allocators" \
+                  allocator) || exit 2
+vm_corrupt="a block was corrupted while allocated (or calloc memory was not zero)"
 
 # Missing Debian allocators (and strace for the counting pass): install them when we are
 # root and may, else skip them.
@@ -195,22 +192,6 @@ vm_env() { # ALLOCATOR: the variables to set, one per line
     return 0
 }
 
-# classify STATUS ERRFILE SO TIMEOUT -> the reason a run failed, or nothing.
-classify() {
-    local rc=$1
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        echo "timed out after ${4}s (hang?)"
-    elif [ "$rc" -gt 128 ]; then
-        echo "killed by signal $((rc - 128))"
-    elif [ "$rc" -eq 3 ]; then
-        echo "a block was corrupted while allocated (or calloc memory was not zero)"
-    elif [ "$rc" -ne 0 ]; then
-        echo "exit status $rc"
-    elif [ -n "$3" ] && grep -q 'cannot be preloaded' "$2"; then
-        echo "the dynamic loader refused $3"
-    fi
-}
-
 fail() { # ALLOCATOR MODE WHY ERRFILE COMMAND...
     local a=$1 m=$2 why=$3 errf=$4
     shift 4
@@ -231,7 +212,7 @@ run_one() {
     "${cmd[@]}" >"$outf" 2>"$errf"
     rc=$?
     local why parsed
-    why=$(classify "$rc" "$errf" "$(preload_of "$(base_of "$a")")" "$t")
+    why=$(classify "$rc" "$errf" "$(preload_of "$(base_of "$a")")" "$t" "$vm_corrupt")
     parsed=$(awk '/^vm: / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
                  END { if (v["ns_per_cycle"] == "" || v["maxrss_kb"] == "") exit
                        n = split("ns_per_cycle ns_per_cycle_chunk_median minflt majflt maxrss_kb", k, " ")
@@ -263,7 +244,7 @@ strace_one() {
     "${cmd[@]}" >"$outf" 2>"$errf"
     rc=$?
     local why
-    why=$(classify "$rc" "$errf" "$(preload_of "$(base_of "$a")")" "$t")
+    why=$(classify "$rc" "$errf" "$(preload_of "$(base_of "$a")")" "$t" "$vm_corrupt")
     if ! grep -q total "$sf" 2>/dev/null; then
         # No summary: strace itself could not run (ptrace refused, say), or the program
         # died in a way that left none. The former only costs the columns.
@@ -303,7 +284,7 @@ stats_one() {
     "${cmd[@]}" >"$outf" 2>"$errf"
     rc=$?
     local why
-    why=$(classify "$rc" "$errf" "$(preload_of "$(base_of "$a")")" "$t")
+    why=$(classify "$rc" "$errf" "$(preload_of "$(base_of "$a")")" "$t" "$vm_corrupt")
     if [ -n "$why" ]; then
         fail "$a" "$m" "stats pass: $why" "$errf" "${cmd[@]}"
         return 1
@@ -393,7 +374,8 @@ for m in $modes; do
         if (!(a in hi) || ns > hi[a]) hi[a] = ns
     }
     $col["pass"] == "strace" {
-        for (i = 1; i <= 3; i++) { split(sysn, sn, " "); sc[$col["allocator"], i] = $col[sn[i]] }
+        nsys = split(sysn, sn, " ")
+        for (i = 1; i <= nsys; i++) sc[$col["allocator"], i] = $col[sn[i]]
     }
     $col["pass"] == "stats" {
         a = $col["allocator"]; has_stats[a] = 1
@@ -411,19 +393,19 @@ for m in $modes; do
             }
         }
         split(sysn, sn, " ")
-        printf "%-13s %5s %15s %7s %9s %-22s %13s %12s %6s %6s %7s\n", "allocator", "ok",
+        printf "%-13s %5s %15s %7s %9s %-22s %13s %12s %6s %6s %7s %6s\n", "allocator", "ok",
                "median ns/cycle", "spread", "vs system", "vs best other", "median minflt",
-               "peak RSS KiB", sn[1], sn[2], sn[3]
+               "peak RSS KiB", sn[1], sn[2], sn[3], sn[4]
         for (i = 1; i <= na; i++) {
             a = names[i]
             okn = ok[a] + 0
-            for (j = 1; j <= 3; j++) {
+            for (j = 1; j <= 4; j++) {
                 v = ((a, j) in sc) ? sc[a, j] : "-"
                 sv[j] = (v == "" || v == "NA") ? "-" : v
             }
             if (okn == 0) {
-                printf "%-13s %2d/%-2d %15s %7s %9s %-22s %13s %12s %6s %6s %7s\n", a, 0, total[a],
-                       "FAILED", "-", "-", "-", "-", "-", sv[1], sv[2], sv[3]
+                printf "%-13s %2d/%-2d %15s %7s %9s %-22s %13s %12s %6s %6s %7s %6s\n", a, 0, total[a],
+                       "FAILED", "-", "-", "-", "-", "-", sv[1], sv[2], sv[3], sv[4]
                 continue
             }
             # Best other: the fastest allocator of another family (hakmem variants are
@@ -438,16 +420,16 @@ for m in $modes; do
             vs_sys = ("system" in m && a != "system" && m["system"] > 0) ? sprintf("%.2fx", m[a] / m["system"]) : "-"
             vs_best = best > 0 ? sprintf("%.2fx (%s)", m[a] / best, bestname) : "-"
             spread = m[a] > 0 ? sprintf("%.0f%%", 100 * (hi[a] - lo[a]) / m[a]) : "-"
-            printf "%-13s %2d/%-2d %15.0f %7s %9s %-22s %13.0f %12.0f %6s %6s %7s\n", a, okn, total[a],
-                   m[a], spread, vs_sys, vs_best, flt[a], rs[a], sv[1], sv[2], sv[3]
+            printf "%-13s %2d/%-2d %15.0f %7s %9s %-22s %13.0f %12.0f %6s %6s %7s %6s\n", a, okn,
+                   total[a], m[a], spread, vs_sys, vs_best, flt[a], rs[a], sv[1], sv[2], sv[3], sv[4]
         }
         print "  ns/cycle: per run total time / cycles (vm.c says why), then the median over runs;"
         print "  spread: (max - min) / median over runs; ratios are time ratios (below 1.00x is"
         print "  faster); minflt over the measured cycles; peak RSS: median of the runs peaks;"
         if (have_strace == 1)
-            print "  " sn[1] "/" sn[2] "/" sn[3] ": calls in one untimed strace -f -c run, whole process (start-up included)."
+            print "  " sn[1] "/" sn[2] "/" sn[3] "/" sn[4] ": calls in one untimed strace -f -c run, whole process (start-up included)."
         else
-            print "  " sn[1] "/" sn[2] "/" sn[3] ": - (no strace, or --no-strace)."
+            print "  " sn[1] "/" sn[2] "/" sn[3] "/" sn[4] ": - (no strace, or --no-strace)."
         nst = split(statn, stn, " ")
         hdr = 0
         for (i = 1; i <= na; i++) {
