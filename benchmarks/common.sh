@@ -52,6 +52,18 @@ classify() {
     fi
 }
 
+# finish OUT FAILURES: a runner's last lines (where its TSV is) and its exit status: 1 when
+# a run failed.
+finish() {
+    echo
+    echo "results: $1"
+    if [ "$2" -gt 0 ]; then
+        note "$2 run(s) failed; see the FAILED lines above"
+        exit 1
+    fi
+    exit 0
+}
+
 # names_of TABLE ARG ALL WHAT: the names ARG asks for ("all" gives ALL, else a comma list),
 # each checked against the first column of TABLE; an unknown one is a usage error
 # (die_usage, defined by the runner, with WHAT in the message).

@@ -233,10 +233,4 @@ for p in $profiles; do
         }
     }' "$out"
 done
-echo
-echo "results: $out"
-if [ "$failures" -gt 0 ]; then
-    note "$failures run(s) failed; see the FAILED lines above"
-    exit 1
-fi
-exit 0
+finish "$out" "$failures"

@@ -25,7 +25,7 @@ root=$(cd "$here/.." && pwd)
 usage() {
     cat <<EOF
 usage: report.sh [options]
-  --quick         small runs (2-3 minutes in all); default: the full runs (~15 minutes
+  --quick         small runs (2-3 minutes in all); default: the full runs (~10 minutes
                   on 2 cores)
   --build DIR     the CMake build directory (default: \$BUILD_DIR or <repo>/build); it is
                   configured (Release) when it has no CMakeCache.txt
@@ -658,7 +658,7 @@ page=$tmpdir/page.md
     echo
     echo '```sh'
     echo "benchmarks/report.sh --quick     # small runs, a few minutes"
-    echo "benchmarks/report.sh             # full runs, about 15 minutes on 2 cores"
+    echo "benchmarks/report.sh             # full runs, about 10 minutes on 2 cores"
     echo '```'
     echo
     echo "> **The numbers below come from a noisy, shared 2-core virtual machine** (other jobs ran"
