@@ -11,6 +11,9 @@
 #define HAK_TLS         __thread __attribute__((tls_model("initial-exec")))
 /* Symbols of the public API: exported from libhakmem.so, everything else stays hidden. */
 #define HAK_API         __attribute__((visibility("default")))
+/* On an extern declaration: defined inside libhakmem.so, so addressed directly rather than
+ * through the GOT (-fvisibility=hidden covers definitions only). */
+#define HAK_HIDDEN      __attribute__((visibility("hidden")))
 
 /* A spin-wait hint to the CPU (x86 pause, arm yield). */
 #if defined(__x86_64__) || defined(__i386__)

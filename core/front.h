@@ -51,6 +51,14 @@ HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {
 }
 
 HAK_INLINE void hak_front_free(void *p, int foreign_mode) {
+#ifdef HAKMEM_SHARED_LIBRARY
+    /* Nearly every small block lies in the SuperSlab region: a shift and a compare say so,
+     * and the descriptor is then an address computed from p (superslab/region.c). */
+    if (hak_likely(hak_superslab_region_has(p))) {
+        hak_tiny_free_fast(p, hak_superslab_slab_of(p));
+        return;
+    }
+#endif
     /* NULL and foreign pointers find no slab (granule 0 is never registered). */
     void *slab = hak_map_slab_lookup(p);
     if (hak_likely(slab != NULL)) {

@@ -77,6 +77,53 @@ void *hak_os_map_placed(size_t size, size_t alignment) {
     return p;
 }
 
+void *hak_os_reserve(size_t size, size_t alignment) {
+    if (size == 0 || size + alignment < size || injected_failure()) {
+        errno = size == 0 ? EINVAL : ENOMEM;
+        return NULL;
+    }
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    uint8_t *raw = mmap(NULL, size + alignment, PROT_NONE, flags, -1, 0);
+    if (raw == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    HAK_COUNT(os_mmap);
+    uint8_t *start = (uint8_t *)HAK_ALIGN_UP((uintptr_t)raw, alignment);
+    size_t head = (size_t)(start - raw);
+    if (head)
+        munmap(raw, head);
+    if (alignment - head)
+        munmap(start + size, alignment - head);
+    return start;
+}
+
+void *hak_os_commit(void *addr, size_t size) {
+    if (injected_failure()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    HAK_COUNT(os_mmap);
+    HAK_COUNT_ADD(os_mapped_bytes, size);
+    hak_numa_place(p, size);
+    return p;
+}
+
+int hak_os_decommit(void *addr, size_t size) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
+    if (mmap(addr, size, PROT_NONE, flags, -1, 0) == MAP_FAILED)
+        return -1;
+    HAK_COUNT(os_munmap);
+    HAK_COUNT_ADD(os_unmapped_bytes, size);
+    return 0;
+}
+
 int hak_os_unmap(void *addr, size_t size) {
     if (munmap(addr, size) != 0)
         return -1;

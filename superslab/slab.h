@@ -3,7 +3,8 @@
  *
  * Two providers behind one interface, chosen once at init by tiny.use_superslab:
  *  - SuperSlabs (default): 2 MiB-aligned regions cut into 32 slabs of 64 KiB; slab 0 holds
- *    the descriptors, slabs 1..31 hold blocks. Slab of a pointer: mask + index.
+ *    the descriptors, slabs 1..31 hold blocks. Slab of a pointer: mask + index
+ *    (hak_superslab_slab_of).
  *  - pages: every slab is its own 64 KiB-aligned mapping (HAKMEM_TINY_USE_SUPERSLAB=0).
  * Provider calls are slow-path only (a lock). */
 #ifndef HAKMEM_SUPERSLAB_SLAB_H
@@ -13,11 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/compiler.h"
+
 #define HAK_SLAB_SHIFT        16
 #define HAK_SLAB_SIZE         ((size_t)1 << HAK_SLAB_SHIFT)
 #define HAK_SUPERSLAB_SHIFT   21
 #define HAK_SUPERSLAB_SIZE    ((size_t)1 << HAK_SUPERSLAB_SHIFT)
 #define HAK_SLABS_PER_SS      (HAK_SUPERSLAB_SIZE / HAK_SLAB_SIZE)
+#define HAK_SLAB_DESC_SHIFT   8  /* a SuperSlab keeps descriptor i at offset i << 8 */
 
 struct hak_tiny_heap;
 struct hak_superslab;
@@ -51,6 +55,33 @@ typedef struct hak_slab {
     struct hak_superslab *ss;  /* NULL for the page provider */
     struct hak_slab *provider_next;
 } hak_slab;
+
+_Static_assert(sizeof(hak_slab) <= ((size_t)1 << HAK_SLAB_DESC_SHIFT), "descriptor stride");
+
+/* The descriptor a SuperSlab keeps for p's slab, computed from p alone: meaningful only when
+ * p lies in a SuperSlab (the region or the slab map says whether it does). A free slab's
+ * descriptor has div_lim 0, and descriptor 0 (slab 0 holds the descriptors) stays zero:
+ * both fail every block-start check. */
+static inline hak_slab *hak_superslab_slab_of(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t index_bits = (uintptr_t)(HAK_SLABS_PER_SS - 1) << HAK_SLAB_DESC_SHIFT;
+    return (hak_slab *)((a & ~(HAK_SUPERSLAB_SIZE - 1)) |
+                        ((a >> (HAK_SLAB_SHIFT - HAK_SLAB_DESC_SHIFT)) & index_bits));
+}
+
+/* SuperSlabs are carved from one reserved 64 GiB-aligned region when it can be had
+ * (superslab/region.c): a pointer is in one of them when its bits from 36 up are the
+ * region's. UINTPTR_MAX (no region) matches no user pointer. */
+#define HAK_SS_REGION_SHIFT 36
+extern HAK_HIDDEN uintptr_t hak_superslab_region_tag;
+
+static inline int hak_superslab_region_has(const void *p) {
+    /* A plain read, so the compare takes it as a memory operand: the tag is stored once,
+     * before the region's first block exists, and whoever frees a block has seen it
+     * allocated after that; a reader that still saw UINTPTR_MAX would only take the slab
+     * map's way. */
+    return ((uintptr_t)p >> HAK_SS_REGION_SHIFT) == hak_superslab_region_tag;
+}
 
 /* Returns a zeroed, registered slab (start set), or NULL with errno ENOMEM. */
 hak_slab *hak_slab_acquire(void);

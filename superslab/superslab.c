@@ -1,7 +1,8 @@
-/* SuperSlabs: 2 MiB-aligned regions of 32 slabs of 64 KiB. Slab 0 holds the SuperSlab
- * header and the 32 descriptors (only its first pages are ever touched); slabs 1..31 are
- * handed out. A slab's descriptor is found by mask and index:
- *     ss = p & ~(2 MiB - 1), slab = &ss->slabs[(p >> 16) & 31].
+/* SuperSlabs: 2 MiB-aligned regions of 32 slabs of 64 KiB. Slab 0 holds the 32 descriptors
+ * and the SuperSlab header (only its first three pages are ever touched); slabs 1..31 are
+ * handed out. A slab's descriptor is found by mask and index, at a 256-byte stride so the
+ * free path computes it in a few instructions (hak_superslab_slab_of):
+ *     ss = p & ~(2 MiB - 1), slab = ss + ((p >> 16) & 31) * 256.
  *
  * A released slab stays dirty (its pages resident), and an acquire takes a dirty slab
  * before any other, so reusing costs no page fault. A slab left dirty for
@@ -14,6 +15,7 @@
  * program that frees everything and allocates again does not map again; beyond that it is
  * unmapped. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,21 +26,28 @@
 #include "core/os.h"
 #include "counters/counters.h"
 #include "superslab/provider.h"
+#include "superslab/region.h"
 
 #define SS_ALL_FREE   (~(uint32_t)1)        /* slabs 1..31 */
 #define SS_RESERVE    64                    /* fully empty SuperSlabs kept (128 MiB) */
 #define DIRTY_MAX     64                    /* free slabs with resident pages (4 MiB) */
 
+typedef union hak_slab_desc {
+    hak_slab slab;
+    unsigned char stride[(size_t)1 << HAK_SLAB_DESC_SHIFT];
+} hak_slab_desc;
+
 typedef struct hak_superslab {
+    hak_slab_desc desc[HAK_SLABS_PER_SS]; /* first: hak_superslab_slab_of relies on it */
     struct hak_superslab *next, *prev; /* provider's list of SuperSlabs with a free slab */
     uint32_t free_mask;                /* bit i: slab i is free */
     uint32_t dirty_mask;               /* bit i: slab i is free and its pages resident */
     uint32_t in_avail;
     uint32_t dirty_ms[HAK_SLABS_PER_SS]; /* when slab i became dirty (now_ms) */
-    hak_slab slabs[HAK_SLABS_PER_SS];
 } hak_superslab;
 
 _Static_assert(sizeof(hak_superslab) <= HAK_SLAB_SIZE, "descriptors must fit in slab 0");
+_Static_assert(offsetof(hak_superslab, desc) == 0, "descriptor i at i << HAK_SLAB_DESC_SHIFT");
 
 static hak_lock ss_lock = HAK_LOCK_INIT;
 static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
@@ -67,7 +76,9 @@ static void avail_remove(hak_superslab *ss) {
 }
 
 static hak_superslab *superslab_new(void) {
-    hak_superslab *ss = hak_os_map_placed(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
+    hak_superslab *ss = hak_superslab_region_take();
+    if (!ss)
+        ss = hak_os_map_placed(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
     if (!ss)
         return NULL;
     ss->free_mask = SS_ALL_FREE;
@@ -153,7 +164,7 @@ hak_slab *hak_superslab_acquire(void) {
         avail_remove(ss);
     hak_lock_release(&ss_lock);
 
-    hak_slab *s = &ss->slabs[i];
+    hak_slab *s = &ss->desc[i].slab;
     memset(s, 0, sizeof *s);
     s->ss = ss;
     s->start = (char *)ss + ((size_t)i << HAK_SLAB_SHIFT);
@@ -177,6 +188,10 @@ void hak_superslab_release(hak_slab *s) {
     hak_superslab *ss = s->ss;
     unsigned i = (unsigned)(((uintptr_t)s->start >> HAK_SLAB_SHIFT) & (HAK_SLABS_PER_SS - 1));
     hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
+    /* The SuperSlab bit stays set: a free of a pointer into this slab reaches the
+     * descriptor by address, and must fail its block-start check (tiny/free.c then finds
+     * the slab unregistered and reports it). */
+    s->div_lim = 0;
 
     hak_superslab *unmap = NULL;
     hak_lock_acquire(&ss_lock);
@@ -201,11 +216,25 @@ void hak_superslab_release(hak_slab *s) {
         purge_dirty_locked();
     hak_lock_release(&ss_lock);
     if (unmap) {
-        hak_os_unmap(unmap, HAK_SUPERSLAB_SIZE);
+        if (hak_superslab_region_has(unmap))
+            hak_superslab_region_give_back(unmap);
+        else
+            hak_os_unmap(unmap, HAK_SUPERSLAB_SIZE);
         HAK_COUNT(superslab_release);
     }
 }
 
-void hak_superslab_lock_all(void) { hak_lock_acquire(&ss_lock); }
-void hak_superslab_unlock_all(void) { hak_lock_release(&ss_lock); }
-void hak_superslab_reset_locks(void) { hak_lock_reset(&ss_lock); }
+void hak_superslab_lock_all(void) {
+    hak_lock_acquire(&ss_lock);
+    hak_superslab_region_lock();
+}
+
+void hak_superslab_unlock_all(void) {
+    hak_superslab_region_unlock();
+    hak_lock_release(&ss_lock);
+}
+
+void hak_superslab_reset_locks(void) {
+    hak_lock_reset(&ss_lock);
+    hak_superslab_region_reset_lock();
+}
