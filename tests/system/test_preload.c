@@ -3,6 +3,7 @@
  * also has HAKMEM_STATS=1, and its stderr must show hakmem's exit report (proof that hakmem
  * really served the program). A program that is not installed is skipped. */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,6 +493,57 @@ HAK_TEST(Preload, MallocFamilyContracts) {
     hak_proc_free(&pre);
     const char *env[] = {"HAKO_HAKMEM_LARGE_MMAP=1", NULL};
     compare_runs("contracts (kill switch)", argv, env, NULL, NULL);
+}
+
+/* ---- small-block misuse through the preload's free path --------------------------------- */
+
+static size_t misuse_lines(const hak_proc *p) {
+    size_t n = 0;
+    for (const char *l = p->err; l && *l;) {
+        if (strncmp(l, "hakmem: ", 8) == 0)
+            n++;
+        const char *nl = strchr(l, '\n');
+        l = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+/* Under the preload, free finds a small block through the SuperSlab region and computes its
+ * descriptor: a double free, an interior pointer and frees into released slabs must each
+ * be reported once (core.foreign_free=ignore lets the program go on), and nothing kept or
+ * allocated afterwards may be damaged or handed out twice. */
+HAK_TEST(Preload, SmallBlockMisuseIsReported) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    static const char *const modes[] = {"double", "interior", "released"};
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_preload_misuse", modes[m], NULL};
+        /* Purge delay 0: released slabs lose their pages at once, so the second frees of
+         * "released" find no free-block key and only the free descriptor can refuse them. */
+        const char *env[] = {"LD_PRELOAD=" SO, "HAKMEM_CORE_FOREIGN_FREE=ignore",
+                             "HAKMEM_TINY_PURGE_DELAY_MS=0", NULL};
+        hak_proc p;
+        HAK_ASSERT_EQ(hak_run(argv, env, NULL, HANG_GUARD_S, &p), 0);
+        HAK_EXPECT(ran_ok(&p, modes[m]));
+        size_t expected = 0;
+        if (!p.out || sscanf(p.out, "reports %zu", &expected) != 1)
+            hak_test_note("%s: stdout '%.80s'", modes[m], p.out ? p.out : "");
+        HAK_EXPECT(expected > 0);
+        size_t lines = misuse_lines(&p);
+        if (lines != expected)
+            hak_test_note("%s: %zu hakmem lines for %zu misuses; stderr: %.300s", modes[m],
+                          lines, expected, p.err ? p.err : "");
+        HAK_EXPECT_EQ(lines, expected);
+        hak_proc_free(&p);
+    }
+    /* The default, core.foreign_free=abort: reported, then abort. */
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_preload_misuse", "double", NULL};
+    const char *env[] = {"LD_PRELOAD=" SO, NULL};
+    hak_proc p;
+    HAK_ASSERT_EQ(hak_run(argv, env, NULL, HANG_GUARD_S, &p), 0);
+    HAK_EXPECT(p.signaled && p.signo == SIGABRT);
+    HAK_EXPECT(misuse_lines(&p) == 1 && strstr(p.err, "double free") != NULL);
+    hak_proc_free(&p);
 }
 
 /* HAKMEM_STATS=1: the counters appear on stderr at exit, every one of them by name. */
