@@ -1,6 +1,6 @@
-/* The SuperSlab region: one reserved, 64 GiB-aligned range of address space (PROT_NONE,
+/* The SuperSlab region: one reserved, 16 GiB-aligned range of address space (PROT_NONE,
  * MAP_NORESERVE: no memory, no commit charge) in which SuperSlabs are committed one by one.
- * A pointer lies in a region SuperSlab exactly when its bits from 36 up equal the region's
+ * A pointer lies in a region SuperSlab exactly when its bits from 34 up equal the region's
  * (hak_superslab_region_tag), so the small free path tells its own blocks from everything
  * else with a shift and a compare, and then computes the slab descriptor from the pointer
  * (hak_superslab_slab_of). Through the slab map the same answer costs two dependent loads
@@ -15,7 +15,7 @@
  * The region stays out of the way of an address-space limit: none is reserved when
  * RLIMIT_AS is set at the first SuperSlab, and once one is set the region only reuses
  * ranges it committed before, so new SuperSlabs are mapped on their own and the limit
- * bounds them. So do SuperSlabs past the 32768 the region holds. Blocks of SuperSlabs
+ * bounds them. So do SuperSlabs past the 8192 the region holds. Blocks of SuperSlabs
  * outside the region are found through the slab map, as before. */
 #include <stdint.h>
 #include <sys/resource.h>

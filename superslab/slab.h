@@ -69,10 +69,10 @@ static inline hak_slab *hak_superslab_slab_of(const void *p) {
                         ((a >> (HAK_SLAB_SHIFT - HAK_SLAB_DESC_SHIFT)) & index_bits));
 }
 
-/* SuperSlabs are carved from one reserved 64 GiB-aligned region when it can be had
- * (superslab/region.c): a pointer is in one of them when its bits from 36 up are the
+/* SuperSlabs are carved from one reserved 16 GiB-aligned region when it can be had
+ * (superslab/region.c): a pointer is in one of them when its bits from 34 up are the
  * region's. UINTPTR_MAX (no region) matches no user pointer. */
-#define HAK_SS_REGION_SHIFT 36
+#define HAK_SS_REGION_SHIFT 34 /* 16 GiB: valgrind reserves no more than 32 GiB at once */
 extern HAK_HIDDEN uintptr_t hak_superslab_region_tag;
 
 static inline int hak_superslab_region_has(const void *p) {
