@@ -1,0 +1,86 @@
+/* The SuperSlab region (superslab/region.c): small blocks lie inside one reserved range,
+ * SuperSlabs given back beyond the reserve are decommitted (their bytes count as unmapped)
+ * and their ranges serve the next SuperSlabs, inside the region again. Without a region
+ * (HAKMEM_TINY_USE_SUPERSLAB=0 runs this file as pageslab.*) there is nothing to check. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "core/test_util.h"
+#include "hakmem/hakmem.h"
+#include "shim/hak_test.h"
+#include "superslab/slab.h"
+
+#define BLOCK    ((size_t)32768)   /* two blocks per slab, 62 per SuperSlab */
+#define SS_BURST 96                /* SuperSlabs: past the 64 kept empty */
+#define COUNT    (SS_BURST * 62)
+
+static int in_region(const void *p) {
+    return hak_superslab_region_tag != UINTPTR_MAX && hak_superslab_region_has(p);
+}
+
+static int superslabs_in_use(void) {
+    const char *v = getenv("HAKMEM_TINY_USE_SUPERSLAB");
+    return !(v && v[0] == '0');
+}
+
+HAK_TEST(TinyRegion, SmallBlocksLieInTheRegion) {
+    if (!superslabs_in_use())
+        HAK_SKIP("the page provider maps every slab on its own");
+    static const size_t sizes[] = {8, 100, 1000, 4096, 32768};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = hak_malloc(sizes[i]);
+        HAK_ASSERT(p != NULL);
+        HAK_EXPECT(in_region(p));
+        /* The descriptor computed from the pointer is the one the slab map holds. */
+        HAK_EXPECT(hak_usable_size(p) >= sizes[i]);
+        hak_free(p);
+    }
+    void *big = hak_malloc(BLOCK + 1); /* large room: never in the region */
+    HAK_ASSERT(big != NULL);
+    HAK_EXPECT(!in_region(big));
+    hak_free(big);
+}
+
+HAK_TEST(TinyRegion, GivenBackSuperSlabsAreDecommittedAndReused) {
+    if (!superslabs_in_use())
+        HAK_SKIP("the page provider maps every slab on its own");
+    void **p = malloc(COUNT * sizeof *p);
+    HAK_ASSERT(p != NULL);
+    for (size_t i = 0; i < COUNT; i++) {
+        p[i] = hak_malloc(BLOCK);
+        HAK_ASSERT(p[i] != NULL);
+        ((char *)p[i])[0] = 1;
+        ((char *)p[i])[BLOCK - 1] = 2;
+    }
+    size_t inside = 0;
+    for (size_t i = 0; i < COUNT; i++)
+        inside += in_region(p[i]);
+    HAK_EXPECT_EQ(inside, (size_t)COUNT);
+
+    uint64_t unmapped0 = hak_ctr("os_unmapped_bytes");
+    for (size_t i = 0; i < COUNT; i++)
+        hak_free(p[i]);
+    /* 96 SuperSlabs emptied, 64 kept: the rest decommitted (2 MiB each counts unmapped). */
+    uint64_t given_back = hak_ctr("os_unmapped_bytes") - unmapped0;
+    if (given_back < 16 * HAK_SUPERSLAB_SIZE)
+        hak_test_note("unmapped %llu bytes after freeing %d SuperSlabs' worth",
+                      (unsigned long long)given_back, SS_BURST);
+    HAK_EXPECT(given_back >= 16 * HAK_SUPERSLAB_SIZE);
+
+    /* The same burst again: the decommitted ranges come back, still inside the region. */
+    uint64_t mapped0 = hak_ctr("os_mapped_bytes");
+    for (size_t i = 0; i < COUNT; i++) {
+        p[i] = hak_malloc(BLOCK);
+        HAK_ASSERT(p[i] != NULL);
+        ((char *)p[i])[0] = 3; /* a decommitted range must be writable again */
+        ((char *)p[i])[BLOCK - 1] = 4;
+    }
+    inside = 0;
+    for (size_t i = 0; i < COUNT; i++)
+        inside += in_region(p[i]);
+    HAK_EXPECT_EQ(inside, (size_t)COUNT);
+    HAK_EXPECT(hak_ctr("os_mapped_bytes") - mapped0 >= 16 * HAK_SUPERSLAB_SIZE);
+    for (size_t i = 0; i < COUNT; i++)
+        hak_free(p[i]);
+    free(p);
+}
