@@ -52,8 +52,10 @@ HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {
 
 HAK_INLINE void hak_front_free(void *p, int foreign_mode) {
 #ifdef HAKMEM_SHARED_LIBRARY
-    /* Nearly every small block lies in the SuperSlab region: a shift and a compare say so,
-     * and the descriptor is then an address computed from p (superslab/region.c). */
+    /* Nearly every small block lies in the SuperSlab region: a subtract and a compare say
+     * so, and the descriptor is then an address computed from p (superslab/region.c).
+     * Every address in the region keeps a readable descriptor, so a stale or foreign
+     * pointer there is reported by tiny's checks rather than faulting. */
     if (hak_likely(hak_superslab_region_has(p))) {
         hak_tiny_free_fast(p, hak_superslab_slab_of(p));
         return;

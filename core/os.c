@@ -77,36 +77,40 @@ void *hak_os_map_placed(size_t size, size_t alignment) {
     return p;
 }
 
-void *hak_os_reserve(size_t size, size_t alignment) {
-    if (size == 0 || size + alignment < size || injected_failure()) {
-        errno = size == 0 ? EINVAL : ENOMEM;
+void *hak_os_find_free(size_t size, size_t alignment) {
+    if (size == 0 || size + alignment < size) {
+        errno = EINVAL;
         return NULL;
     }
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    uint8_t *raw = mmap(NULL, size + alignment, PROT_NONE, flags, -1, 0);
+    void *raw = mmap(NULL, size + alignment, PROT_NONE, flags, -1, 0);
     if (raw == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
     }
-    HAK_COUNT(os_mmap);
-    uint8_t *start = (uint8_t *)HAK_ALIGN_UP((uintptr_t)raw, alignment);
-    size_t head = (size_t)(start - raw);
-    if (head)
-        munmap(raw, head);
-    if (alignment - head)
-        munmap(start + size, alignment - head);
-    return start;
+    munmap(raw, size + alignment);
+    return (void *)HAK_ALIGN_UP((uintptr_t)raw, alignment);
 }
 
-void *hak_os_commit(void *addr, size_t size) {
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux 4.17; older kernels take it as a hint */
+#endif
+
+void *hak_os_map_at(void *addr, size_t size) {
     if (injected_failure()) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                   -1, 0);
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+    void *p = mmap(addr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED) {
-        errno = ENOMEM;
+        if (errno != EEXIST)
+            errno = ENOMEM;
+        return NULL;
+    }
+    if (p != addr) { /* a kernel without MAP_FIXED_NOREPLACE placed it elsewhere */
+        munmap(p, size);
+        errno = EEXIST;
         return NULL;
     }
     HAK_COUNT(os_mmap);
@@ -116,11 +120,33 @@ void *hak_os_commit(void *addr, size_t size) {
 }
 
 int hak_os_decommit(void *addr, size_t size) {
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
-    if (mmap(addr, size, PROT_NONE, flags, -1, 0) == MAP_FAILED)
-        return -1;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    void *p = mmap(addr, size, PROT_NONE, flags | MAP_FIXED, -1, 0);
+    if (p == MAP_FAILED) {
+        /* A failed MAP_FIXED may have unmapped the range first (older kernels): fill the
+         * hole again if there is one. EEXIST: the old mapping is intact. */
+        p = mmap(addr, size, PROT_NONE, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == MAP_FAILED)
+            return errno == EEXIST ? -1 : -2;
+        if (p != addr) {
+            munmap(p, size);
+            return -2;
+        }
+    }
     HAK_COUNT(os_munmap);
     HAK_COUNT_ADD(os_unmapped_bytes, size);
+    return 0;
+}
+
+int hak_os_recommit(void *addr, size_t size) {
+    /* mprotect, not a new mapping: a failure leaves the range as it was. */
+    if (injected_failure() || mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    HAK_COUNT(os_mmap);
+    HAK_COUNT_ADD(os_mapped_bytes, size);
+    hak_numa_place(addr, size);
     return 0;
 }
 

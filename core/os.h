@@ -17,15 +17,20 @@ void *hak_os_map_aligned(size_t size, size_t alignment);
  * large mappings. */
 void *hak_os_map_placed(size_t size, size_t alignment);
 int   hak_os_unmap(void *addr, size_t size);
-/* Address space only: an inaccessible, unbacked range of size bytes aligned to alignment
- * (PROT_NONE, MAP_NORESERVE), or NULL. Counts as one mmap, but no mapped bytes. */
-void *hak_os_reserve(size_t size, size_t alignment);
-/* Makes [addr, addr + size) of a reservation an ordinary read-write anonymous mapping
- * (zero-filled, NUMA-placed like hak_os_map_placed). NULL on failure. */
-void *hak_os_commit(void *addr, size_t size);
-/* Turns a committed range back into reservation: its pages and commit charge go back to
- * the OS, the addresses stay taken. Counts as an unmap. 0 on success. */
+/* The start of a free range of size bytes of address space, aligned to alignment, found by
+ * mapping and unmapping it (nothing stays mapped: the range is free for anyone), or NULL. */
+void *hak_os_find_free(size_t size, size_t alignment);
+/* A read-write anonymous mapping at exactly addr (NUMA-placed like hak_os_map_placed), or
+ * NULL with errno EEXIST when something is mapped there, ENOMEM when the OS refuses.
+ * Never replaces an existing mapping. */
+void *hak_os_map_at(void *addr, size_t size);
+/* Pages and commit charge of [addr, addr + size) go back to the OS, the addresses stay
+ * taken (an inaccessible, unbacked mapping). Counts as an unmap. 0 on success; -1 if the
+ * range is still mapped as before; -2 if the OS left a hole there that nothing could fill
+ * again (the addresses are no longer ours). */
 int   hak_os_decommit(void *addr, size_t size);
+/* Makes a decommitted range read-write again (zero-filled); mapped bytes count it. */
+int   hak_os_recommit(void *addr, size_t size);
 /* Grows or shrinks a mapping, moving it if needed (mremap MAYMOVE); NULL on failure. */
 void *hak_os_remap(void *addr, size_t old_size, size_t new_size);
 /* Gives the pages back to the OS, keeping the range mapped. Uses MADV_FREE unless

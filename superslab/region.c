@@ -1,84 +1,117 @@
-/* The SuperSlab region: one reserved, 16 GiB-aligned range of address space (PROT_NONE,
- * MAP_NORESERVE: no memory, no commit charge) in which SuperSlabs are committed one by one.
- * A pointer lies in a region SuperSlab exactly when its bits from 34 up equal the region's
- * (hak_superslab_region_tag), so the small free path tells its own blocks from everything
- * else with a shift and a compare, and then computes the slab descriptor from the pointer
+/* The SuperSlab region: SuperSlabs placed one after another from one 2 MiB-aligned base,
+ * so that "p is in a SuperSlab" is p - base < extent (a subtract and a compare against two
+ * globals) and the small free path then computes the slab descriptor from p
  * (hak_superslab_slab_of). Through the slab map the same answer costs two dependent loads
  * more, and the descriptor's loads wait for them.
  *
- * A SuperSlab given back is decommitted (its pages and commit charge go back to the OS)
- * and its range is kept for the next one: nothing else is ever mapped inside the region.
- * A free of a pointer into a decommitted or never-used part of it faults (SIGSEGV), as a
- * free of a pointer into unmapped memory does under glibc; a stale pointer into a free slab
- * of a live SuperSlab reads a free descriptor and is reported (tiny/free.c).
+ * Nothing is reserved ahead. At the first SuperSlab a free range of 16 GiB is looked for
+ * (mapped and unmapped at once) and its start becomes the base; each new SuperSlab is then
+ * mapped at the next slot with MAP_FIXED_NOREPLACE, and extent grows over it. The kernel
+ * places other mappings from the top of free gaps down and the region grows up from the
+ * bottom; should one of them take the next slot anyway, the region simply stops growing.
+ * So the region costs no address space beyond what it holds and an RLIMIT_AS limit bounds
+ * it like any mapping. SuperSlabs that do not fit in it are mapped on their own, and
+ * their blocks are found through the slab map, as before.
  *
- * The region stays out of the way of an address-space limit: none is reserved when
- * RLIMIT_AS is set at the first SuperSlab, and once one is set the region only reuses
- * ranges it committed before, so new SuperSlabs are mapped on their own and the limit
- * bounds them. So do SuperSlabs past the 8192 the region holds. Blocks of SuperSlabs
- * outside the region are found through the slab map, as before. */
+ * Everything inside [base, base + extent) stays ours for the life of the process. A
+ * SuperSlab given back is decommitted: slabs 1..31 become an inaccessible unbacked
+ * mapping (pages and commit charge back to the OS) and slab 0, the descriptors, loses its
+ * pages but stays readable (as zeros), so a stale pointer into it reaches a zero
+ * descriptor, fails the free path's block-start check and is reported. Its slot serves the
+ * next SuperSlab. If the OS ever left a hole it could not fill again (a failed MAP_FIXED
+ * on an older kernel), extent drops to 0 and every free goes through the slab map. */
+#include <errno.h>
 #include <stdint.h>
-#include <sys/resource.h>
 
 #include "core/lock.h"
 #include "core/os.h"
 #include "superslab/region.h"
 #include "superslab/slab.h"
 
-#define REGION_SIZE  ((size_t)1 << HAK_SS_REGION_SHIFT)
-#define REGION_SLOTS (REGION_SIZE / HAK_SUPERSLAB_SIZE)
+#define REGION_MAX   ((size_t)16 << 30)
+#define REGION_SLOTS (REGION_MAX / HAK_SUPERSLAB_SIZE)
 
-uintptr_t hak_superslab_region_tag = UINTPTR_MAX; /* no region: matches no user pointer */
+uintptr_t hak_superslab_region_base;
+uintptr_t hak_superslab_region_extent; /* 0: no region, every test fails */
 
 static hak_lock region_lock = HAK_LOCK_INIT;
 static int region_tried;
-static char *region_base;
-static size_t region_used;             /* slots handed out at least once, from the base */
+static int region_full;                /* the next slot was taken by someone else */
+static int region_broken;              /* a hole the OS left: the region is not used */
+static size_t region_used;             /* slots mapped at least once, from the base */
 static uint32_t spare[REGION_SLOTS];   /* slots given back (decommitted), a stack */
 static size_t spare_count;
 
-static int as_limited(void) {
-    struct rlimit rl;
-    return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+static char *slot_addr(size_t slot) {
+    return (char *)hak_superslab_region_base + slot * HAK_SUPERSLAB_SIZE;
 }
 
-static void reserve_locked(void) {
+static void publish_extent(size_t bytes) {
+    __atomic_store_n(&hak_superslab_region_extent, bytes, __ATOMIC_RELEASE);
+}
+
+static void find_base_locked(void) {
     region_tried = 1;
-    if (as_limited())
-        return;
-    region_base = hak_os_reserve(REGION_SIZE, REGION_SIZE);
-    if (region_base)
-        __atomic_store_n(&hak_superslab_region_tag,
-                         (uintptr_t)region_base >> HAK_SS_REGION_SHIFT, __ATOMIC_RELEASE);
+    void *base = hak_os_find_free(REGION_MAX, HAK_SUPERSLAB_SIZE);
+    if (base)
+        __atomic_store_n(&hak_superslab_region_base, (uintptr_t)base, __ATOMIC_RELEASE);
+}
+
+/* A spare slot made usable again: its slabs 1..31 read-write (slab 0 always is). */
+static char *take_spare_locked(void) {
+    size_t slot = spare[spare_count - 1];
+    char *ss = slot_addr(slot);
+    if (hak_os_recommit(ss + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE) != 0)
+        return NULL;
+    spare_count--;
+    return ss;
+}
+
+static char *take_new_locked(void) {
+    if (!hak_superslab_region_base || region_full || region_used == REGION_SLOTS)
+        return NULL;
+    /* Slots must stay contiguous: extent covers [base, base + used * 2 MiB). */
+    char *ss = hak_os_map_at(slot_addr(region_used), HAK_SUPERSLAB_SIZE);
+    if (!ss) {
+        if (errno == EEXIST)
+            region_full = 1;
+        return NULL;
+    }
+    region_used++;
+    publish_extent(region_used * HAK_SUPERSLAB_SIZE);
+    return ss;
 }
 
 void *hak_superslab_region_take(void) {
     hak_lock_acquire(&region_lock);
     if (!region_tried)
-        reserve_locked();
-    size_t slot = SIZE_MAX;
-    if (spare_count > 0)
-        slot = spare[--spare_count];
-    else if (region_base && region_used < REGION_SLOTS && !as_limited())
-        slot = region_used++;
+        find_base_locked();
     char *ss = NULL;
-    if (slot != SIZE_MAX) {
-        ss = region_base + slot * HAK_SUPERSLAB_SIZE;
-        if (!hak_os_commit(ss, HAK_SUPERSLAB_SIZE)) {
-            spare[spare_count++] = (uint32_t)slot; /* still reserved: try again later */
-            ss = NULL;
-        }
+    if (!region_broken) {
+        ss = spare_count > 0 ? take_spare_locked() : NULL;
+        if (!ss)
+            ss = take_new_locked();
     }
     hak_lock_release(&region_lock);
     return ss;
 }
 
 void hak_superslab_region_give_back(void *ss) {
-    /* Should the kernel refuse, the SuperSlab stays committed until its slot is reused
-     * (committing it again then maps fresh zero pages over it). */
-    hak_os_decommit(ss, HAK_SUPERSLAB_SIZE);
+    char *p = ss;
+    /* The descriptors first (zeros from now on), then the slabs' pages and commit charge. */
+    hak_os_reclaim(p, HAK_SLAB_SIZE, 1);
+    int r = hak_os_decommit(p + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE);
+    if (r == -1)
+        hak_os_reclaim(p + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE, 1);
     hak_lock_acquire(&region_lock);
-    spare[spare_count++] = (uint32_t)(((char *)ss - region_base) / HAK_SUPERSLAB_SIZE);
+    if (r == -2) {
+        /* Lost addresses inside the region: no pointer test may trust it any more. Its
+         * SuperSlabs stay registered in the slab map, where frees find them. */
+        region_broken = 1;
+        publish_extent(0);
+    } else {
+        spare[spare_count++] = (uint32_t)((p - slot_addr(0)) / HAK_SUPERSLAB_SIZE);
+    }
     hak_lock_release(&region_lock);
 }
 

@@ -69,18 +69,17 @@ static inline hak_slab *hak_superslab_slab_of(const void *p) {
                         ((a >> (HAK_SLAB_SHIFT - HAK_SLAB_DESC_SHIFT)) & index_bits));
 }
 
-/* SuperSlabs are carved from one reserved 16 GiB-aligned region when it can be had
- * (superslab/region.c): a pointer is in one of them when its bits from 34 up are the
- * region's. UINTPTR_MAX (no region) matches no user pointer. */
-#define HAK_SS_REGION_SHIFT 34 /* 16 GiB: valgrind reserves no more than 32 GiB at once */
-extern HAK_HIDDEN uintptr_t hak_superslab_region_tag;
+/* SuperSlabs are placed one after another from one base when they can be
+ * (superslab/region.c): a pointer is in one of them when p - base < extent, and extent is 0
+ * until the first one (and if the region is ever given up), so nothing matches then. */
+extern HAK_HIDDEN uintptr_t hak_superslab_region_base;
+extern HAK_HIDDEN uintptr_t hak_superslab_region_extent;
 
 static inline int hak_superslab_region_has(const void *p) {
-    /* A plain read, so the compare takes it as a memory operand: the tag is stored once,
-     * before the region's first block exists, and whoever frees a block has seen it
-     * allocated after that; a reader that still saw UINTPTR_MAX would only take the slab
-     * map's way. */
-    return ((uintptr_t)p >> HAK_SS_REGION_SHIFT) == hak_superslab_region_tag;
+    /* Plain reads, so the compare takes them as memory operands: both only grow (extent
+     * may also drop to 0), whoever frees a block saw it allocated after its SuperSlab was
+     * published, and a reader with a stale extent only takes the slab map's way. */
+    return (uintptr_t)p - hak_superslab_region_base < hak_superslab_region_extent;
 }
 
 /* Returns a zeroed, registered slab (start set), or NULL with errno ENOMEM. */

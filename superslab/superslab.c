@@ -13,7 +13,8 @@
  * than DIRTY_MAX slabs are dirty, all of them are given back at once with MADV_FREE.
  * A SuperSlab whose 31 slabs are all free is kept mapped, up to SS_RESERVE of them, so a
  * program that frees everything and allocates again does not map again; beyond that it is
- * unmapped. */
+ * unmapped, or decommitted when it lies in the region (superslab/region.c), whose slot the
+ * next SuperSlab takes. */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -77,7 +78,9 @@ static void avail_remove(hak_superslab *ss) {
 
 static hak_superslab *superslab_new(void) {
     hak_superslab *ss = hak_superslab_region_take();
-    if (!ss)
+    if (ss)
+        memset(ss, 0, sizeof *ss); /* a reused slot reads zero unless DONTNEED was refused */
+    else
         ss = hak_os_map_placed(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
     if (!ss)
         return NULL;

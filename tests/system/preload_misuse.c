@@ -8,6 +8,7 @@
  *             gone back to the provider (or wait in the heap's reserve), and every second
  *             free must be refused, none pushed. With HAKMEM_TINY_PURGE_DELAY_MS=0 the
  *             released slabs' pages are dropped, so only their descriptors can tell.
+ *   decommitted the same with enough SuperSlabs that most are given back to the OS.
  * Prints "reports <n>": how many frees were misuse, each of which must have printed one
  * "hakmem:" line on stderr. Exit 0 when the blocks kept live kept their contents and the
  * blocks allocated afterwards are distinct; 2 otherwise. */
@@ -19,8 +20,6 @@
 #define KEEP 8
 #define SIZE 48
 #define MANY 8192 /* 1 KiB blocks: 128 slabs' worth */
-
-static void *volatile sink;
 
 static int distinct_after(size_t size, size_t n) {
     void **p = malloc(n * sizeof *p);
@@ -60,22 +59,27 @@ int main(int argc, char **argv) {
     } else if (strcmp(mode, "interior") == 0) {
         free(keep[3] + 16);
         reports = 1;
-    } else if (strcmp(mode, "released") == 0) {
-        void **many = malloc(MANY * sizeof *many);
+    } else if (strcmp(mode, "released") == 0 || strcmp(mode, "decommitted") == 0) {
+        /* decommitted: 32 KiB blocks, 62 to a SuperSlab, 100 SuperSlabs' worth: past the 64
+         * SuperSlabs kept empty, the rest are decommitted and their descriptors read zero. */
+        size_t count = mode[0] == 'r' ? MANY : 100 * 62;
+        size_t size = mode[0] == 'r' ? 1024 : 32768;
+        void **many = malloc(count * sizeof *many);
         if (!many)
             return 2;
-        for (size_t i = 0; i < MANY; i++)
-            if (!(many[i] = malloc(1024)))
+        for (size_t i = 0; i < count; i++)
+            if (!(many[i] = malloc(size)))
                 return 2;
-        for (size_t i = 0; i < MANY; i++)
+        for (size_t i = 0; i < count; i++)
             free(many[i]);
-        sink = malloc(1); /* a refill that is not of the freed class */
-        for (size_t i = 0; i < MANY; i++)
+        /* Nothing allocated in between: a slab kept empty by the heap and handed to another
+         * class would turn some second frees into frees of live blocks. */
+        for (size_t i = 0; i < count; i++)
             free(many[i]);
-        reports = MANY;
+        reports = count;
         free(many);
     } else {
-        fprintf(stderr, "usage: preload_misuse double|interior|released\n");
+        fprintf(stderr, "usage: preload_misuse double|interior|released|decommitted\n");
         return 1;
     }
     int ok = 1;
