@@ -4,8 +4,8 @@
  * (hak_superslab_slab_of). Through the slab map the same answer costs two dependent loads
  * more, and the descriptor's loads wait for them.
  *
- * Nothing is reserved ahead. At the first SuperSlab a free range of 16 GiB is looked for
- * (mapped and unmapped at once) and its start becomes the base; each new SuperSlab is then
+ * Nothing is reserved ahead. At the first SuperSlab a free range of 16 GiB (else 2 GiB,
+ * else 256 MiB) is looked for (mapped and unmapped at once) and its start becomes the base; each new SuperSlab is then
  * mapped at the next slot with MAP_FIXED_NOREPLACE, and extent grows over it. The kernel
  * places other mappings from the top of free gaps down and the region grows up from the
  * bottom; should one of them take the next slot anyway, the region simply stops growing.
@@ -38,6 +38,7 @@ static hak_lock region_lock = HAK_LOCK_INIT;
 static int region_tried;
 static int region_full;                /* the next slot was taken by someone else */
 static int region_broken;              /* a hole the OS left: the region is not used */
+static size_t region_slots;            /* the free range found, in slots */
 static size_t region_used;             /* slots mapped at least once, from the base */
 static uint32_t spare[REGION_SLOTS];   /* slots given back (decommitted), a stack */
 static size_t spare_count;
@@ -52,9 +53,15 @@ static void publish_extent(size_t bytes) {
 
 static void find_base_locked(void) {
     region_tried = 1;
-    void *base = hak_os_find_free(REGION_MAX, HAK_SUPERSLAB_SIZE);
-    if (base)
-        __atomic_store_n(&hak_superslab_region_base, (uintptr_t)base, __ATOMIC_RELEASE);
+    /* Smaller ranges when 16 GiB is not to be had (an RLIMIT_AS below it, valgrind). */
+    for (size_t size = REGION_MAX; size >= ((size_t)128 << 20); size /= 8) {
+        void *base = hak_os_find_free(size, HAK_SUPERSLAB_SIZE);
+        if (base) {
+            region_slots = size / HAK_SUPERSLAB_SIZE;
+            __atomic_store_n(&hak_superslab_region_base, (uintptr_t)base, __ATOMIC_RELEASE);
+            return;
+        }
+    }
 }
 
 /* A spare slot made usable again: its slabs 1..31 read-write (slab 0 always is). */
@@ -68,7 +75,7 @@ static char *take_spare_locked(void) {
 }
 
 static char *take_new_locked(void) {
-    if (!hak_superslab_region_base || region_full || region_used == REGION_SLOTS)
+    if (!hak_superslab_region_base || region_full || region_used == region_slots)
         return NULL;
     /* Slots must stay contiguous: extent covers [base, base + used * 2 MiB). */
     char *ss = hak_os_map_at(slot_addr(region_used), HAK_SUPERSLAB_SIZE);
