@@ -150,7 +150,7 @@ int hak_front_posix_memalign(void **out, size_t alignment, size_t size, uintptr_
 /* ---- public API ---- */
 
 HAK_API void *hak_malloc(size_t size) {
-    return hak_front_malloc(size, HAK_CALLER_SITE());
+    HAK_FRONT_MALLOC_ENTRY(size);
 }
 
 HAK_API void hak_free(void *ptr) {

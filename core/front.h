@@ -41,14 +41,26 @@ void  *hak_front_aligned_alloc(size_t alignment, size_t size, uintptr_t site);
 int    hak_front_posix_memalign(void **out, size_t alignment, size_t size, uintptr_t site);
 size_t hak_front_usable_size(const void *p);
 
-HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {
-    if (hak_likely(size <= HAK_SMALL_MAX)) {
-        void *p = HAK_FRONT_TINY_ALLOC(size);
-        if (hak_likely(p != NULL))
-            return p;
-    }
-    return hak_front_alloc_slow(size, 0, site, 0);
+/* A small block from the thread's list, or NULL (then hak_front_alloc_slow). */
+HAK_INLINE void *hak_front_malloc_fast(size_t size) {
+    return hak_likely(size <= HAK_SMALL_MAX) ? HAK_FRONT_TINY_ALLOC(size) : NULL;
 }
+
+HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {
+    void *p = hak_front_malloc_fast(size);
+    return hak_likely(p != NULL) ? p : hak_front_alloc_slow(size, 0, site, 0);
+}
+
+/* hak_front_malloc for the public entry points (malloc, hak_malloc): the caller's return
+ * address is read only on the way to the slow path. Passed as an argument, it was loaded
+ * on every call (one instruction of the 15 a hit costs). */
+#define HAK_FRONT_MALLOC_ENTRY(size)                                                            \
+    do {                                                                                        \
+        void *hak_p_ = hak_front_malloc_fast(size);                                             \
+        if (hak_likely(hak_p_ != NULL))                                                         \
+            return hak_p_;                                                                      \
+        return hak_front_alloc_slow((size), 0, HAK_CALLER_SITE(), 0);                           \
+    } while (0)
 
 HAK_INLINE void hak_front_free(void *p, int foreign_mode) {
 #ifdef HAKMEM_SHARED_LIBRARY

@@ -13,7 +13,7 @@
 #include "core/libc.h"
 
 HAK_API void *malloc(size_t size) {
-    return hak_front_malloc(size, HAK_CALLER_SITE());
+    HAK_FRONT_MALLOC_ENTRY(size);
 }
 
 HAK_API void free(void *ptr) {
