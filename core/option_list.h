@@ -66,7 +66,8 @@
       "take tiny slabs from 2 MiB SuperSlabs (0: map every 64 KiB slab on its own)")         \
     X(TINY_CACHE_BYTES, "tiny.cache_bytes", SIZE, "64K", NULL, 1024, 16777216, 0,             \
       "HAKMEM_TINY_CACHE_BYTES", NULL,                                                        \
-      "most bytes a thread keeps per size class in its free list (tls_sll) before flushing")  \
+      "bytes a thread keeps per size class in its free list (tls_sll) before flushing "      \
+      "(16 to 1024 blocks whatever the bytes)")                                               \
     X(TINY_CHECKS, "tiny.checks", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_TINY_CHECKS", NULL,       \
       "report double frees and frees of pointers into the middle of a tiny block")            \
     X(TINY_PURGE_MS, "tiny.purge_delay_ms", INT, "50", NULL, -1, 3600000, 1,                  \

@@ -64,10 +64,14 @@ static void tiny_init(void) {
     hak_tiny_classes_init();
     hak_tiny_key = make_key();
 
+    /* tiny.cache_bytes per class, in blocks, at least 16: a class of 8-32 KiB blocks fits
+     * 2-8 in a slab, and with 4 (the old floor) every other allocation of larson's 1-32768 B
+     * profile went to refill or flush (16: 1.4x the throughput, the same peak RSS). The
+     * floor raises what a thread may keep from 2.5 to 4.5 MiB over all classes. */
     uint64_t bytes = (uint64_t)hak_option(HAK_OPT_TINY_CACHE_BYTES);
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
         uint64_t n = bytes / hak_tiny_class_size[c];
-        hak_tiny_limit[c] = (uint32_t)(n < 4 ? 4 : n > 1024 ? 1024 : n);
+        hak_tiny_limit[c] = (uint32_t)(n < 16 ? 16 : n > 1024 ? 1024 : n);
     }
     hak_tiny_heaps_init();
 }
