@@ -6,7 +6,8 @@
 #      each large policy, interleaved runs, page faults and system calls;
 #   3. the micro benchmarks (bench_micro, Google Benchmark): hak_* against glibc's allocator
 #      in one binary; every benchmark runs alone in its own process (so that its peak RSS is
-#      its own), hakmem and system back to back, several rounds.
+#      its own), hakmem and system back to back, several rounds;
+#   4. instructions per malloc/free under callgrind (callgrind.sh), every allocator.
 # It builds what it needs (unless --no-build), keeps every raw result (TSV, JSON-derived TSV,
 # logs) under benchmarks/results/report-<date>/, and writes the page and the PNG charts
 # (gnuplot, Debian gnuplot-nox; installed when missing and we are root).
@@ -31,7 +32,7 @@ usage: report.sh [options]
                   configured (Release) when it has no CMakeCache.txt
   --no-build      use the binaries in --build as they are
   --no-install    never apt-get anything (missing allocators are skipped, charts too)
-  --parts LIST    comma list from: larson,vm,micro (default: all three)
+  --parts LIST    comma list from: larson,vm,micro,callgrind (default: all four)
   --doc FILE      the page to write (default docs/BENCHMARKS.md; charts go to img/ next to it)
   --from DIR      run nothing: write the page again from the raw results of an earlier run
                   (a benchmarks/results/report-<date>/ folder)
@@ -43,7 +44,7 @@ note() { echo "report.sh: $*" >&2; }
 # shellcheck source=benchmarks/common.sh
 . "$here/common.sh"
 
-quick=0 build=${BUILD_DIR:-$root/build} do_build=1 install=1 parts="larson,vm,micro"
+quick=0 build=${BUILD_DIR:-$root/build} do_build=1 install=1 parts="larson,vm,micro,callgrind"
 doc=$root/docs/BENCHMARKS.md from=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -64,7 +65,7 @@ while [ $# -gt 0 ]; do
 done
 parts=" ${parts//,/ } "
 for p in $parts; do
-    case "$p" in larson|vm|micro) ;; *) die_usage "unknown part '$p'" ;; esac
+    case "$p" in larson|vm|micro|callgrind) ;; *) die_usage "unknown part '$p'" ;; esac
 done
 has_part() { case "$parts" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 run_part() { [ -z "$from" ] && has_part "$1"; } # run it now (not with --from)
@@ -302,6 +303,21 @@ else
     note "no $results/meta.env: the page shows this machine and no commands"
 fi
 micro_failed=${micro_failed:-0}
+
+# ---- 4. instructions per operation -----------------------------------------------------
+# Instruction counts are deterministic: the machine's load does not change them.
+callgrind_txt=$results/callgrind.txt
+if run_part callgrind; then
+    if command -v valgrind >/dev/null; then
+        note "callgrind: instructions per malloc/free, pairs and 1000 live blocks"
+        cmd=(env HAKMEM_SO="$(rel "$hakmem_so")" benchmarks/callgrind.sh)
+        [ "$quick" = 1 ] && cmd+=(50000)
+        record "${cmd[@]}"
+        "${cmd[@]}" >"$callgrind_txt" 2>"$results/callgrind.log" || failures=$((failures + 1))
+    else
+        note "callgrind: valgrind is not installed; part skipped"
+    fi
+fi
 
 # ---- summaries: markdown tables and chart data -----------------------------------------
 # colour index of an allocator in the charts (benchmarks/plot/common.gp)
@@ -638,6 +654,13 @@ if has_part micro && [ -s "$micro_tsv" ]; then
     fi
 fi
 
+callgrind_md=""
+if has_part callgrind && [ -s "$callgrind_txt" ]; then
+    callgrind_md=$(awk 'NR == 1 { print "| allocator | pair: instructions per malloc+free | live: instructions per malloc+free |"
+                                  print "|---|---:|---:|"; next }
+                        NF == 3 { printf "| %s | %s | %s |\n", $1, $2, $3 }' "$callgrind_txt")
+fi
+
 # ---- failures seen by the runners --------------------------------------------------------
 fail_lines=$(cat "$results"/larson.log "$results"/vm.log 2>/dev/null | grep -E '^(larson|vm)\.sh: FAILED' | head -n 20)
 
@@ -752,6 +775,19 @@ page=$tmpdir/page.md
         chart micro-ratio.png
         echo
         chart micro-time.png
+        echo
+    fi
+    if [ -n "$callgrind_md" ]; then
+        echo "## Instructions per operation (callgrind)"
+        echo
+        echo "\`benchmarks/callgrind.sh\`: \`benchmarks/ipo.c\` under \`valgrind --tool=callgrind\` with each"
+        echo "allocator preloaded. **pair**: a loop of malloc/free pairs of random sizes 8-1024 B;"
+        echo "**live**: 1000 blocks stay live, each step frees a random one and allocates anew."
+        echo "Instructions of the whole process for 2N steps minus those for N, divided by N, so"
+        echo "start-up and the loop's set-up cancel out (lower is better). Counts are deterministic:"
+        echo "unlike the timings above they do not depend on the machine's load."
+        echo
+        echo "$callgrind_md"
         echo
     fi
     if [ -n "$fail_lines" ] || [ "$failures" -gt 0 ]; then
