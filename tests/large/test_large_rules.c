@@ -479,3 +479,50 @@ HAK_TEST(LargeRules, ChangingSizesGoThroughTheBatch) {
     opt_restore(&bc);
     opt_restore(&pol);
 }
+
+/* ---- f. cache colour ----------------------------------------------------------------- */
+
+/* Live 2 MiB blocks of the mmap backend start at different 64-byte-aligned offsets in
+ * their first page (backend_mmap.c: blocks at one offset share their cache sets), the same
+ * mapping handed out again keeps its offset, and blocks above 4 MiB start right after the
+ * header. Usable sizes still cover the requests. */
+HAK_TEST(LargeRules, SmallLargeBlocksGetDifferentCacheColours) {
+    saved_opt pol;
+    HAK_ASSERT_EQ(opt_set(&pol, "large.policy", "mmap"), 0);
+    HAK_EXPECT_EQ(hak_config_set("large.flush", "1"), 0);
+    enum { LIVE = 4 };
+    unsigned char *p[LIVE];
+    size_t offsets[LIVE], distinct = 0;
+    for (int i = 0; i < LIVE; i++) {
+        p[i] = hak_malloc(2 * MiB);
+        HAK_ASSERT(p[i] != NULL);
+        HAK_EXPECT(hak_usable_size(p[i]) >= 2 * MiB);
+        offsets[i] = (uintptr_t)p[i] & (page_size() - 1);
+        HAK_EXPECT_EQ(offsets[i] % 64, 0);
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= offsets[j] == offsets[i];
+        distinct += !seen;
+        touch_pages(p[i], 2 * MiB, (unsigned char)i);
+    }
+    if (distinct < LIVE)
+        hak_test_note("page offsets of %d live 2 MiB blocks: %zu %zu %zu %zu", LIVE, offsets[0],
+                      offsets[1], offsets[2], offsets[3]);
+    HAK_EXPECT(distinct >= LIVE - 1); /* consecutive mappings, consecutive colours */
+    /* Freed and asked for again at the same site and size: the same mapping, same offset. */
+    unsigned char *last = p[LIVE - 1];
+    hak_free(last);
+    unsigned char *again = hak_malloc(2 * MiB);
+    HAK_ASSERT(again != NULL);
+    if (again == last)
+        HAK_EXPECT_EQ((uintptr_t)again & (page_size() - 1), offsets[LIVE - 1]);
+    p[LIVE - 1] = again;
+    for (int i = 0; i < LIVE; i++)
+        hak_free(p[i]);
+
+    unsigned char *big = hak_malloc(8 * MiB);
+    HAK_ASSERT(big != NULL);
+    HAK_EXPECT_EQ((uintptr_t)big & (page_size() - 1), 64);
+    hak_free(big);
+    opt_restore(&pol);
+}
