@@ -96,21 +96,28 @@ void *hak_os_find_free(size_t size, size_t alignment) {
 #define MAP_FIXED_NOREPLACE 0x100000 /* Linux 4.17; older kernels take it as a hint */
 #endif
 
+/* mmap at exactly addr without replacing anything: addr, or MAP_FAILED (errno EEXIST when
+ * the range is taken; a kernel that takes MAP_FIXED_NOREPLACE as a hint and maps
+ * elsewhere counts as taken). */
+static void *map_exactly(void *addr, size_t size, int prot, int flags) {
+    void *p = mmap(addr, size, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != MAP_FAILED && p != addr) {
+        munmap(p, size);
+        errno = EEXIST;
+        return MAP_FAILED;
+    }
+    return p;
+}
+
 void *hak_os_map_at(void *addr, size_t size) {
     if (injected_failure()) {
         errno = ENOMEM;
         return NULL;
     }
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
-    void *p = mmap(addr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    void *p = map_exactly(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
     if (p == MAP_FAILED) {
         if (errno != EEXIST)
             errno = ENOMEM;
-        return NULL;
-    }
-    if (p != addr) { /* a kernel without MAP_FIXED_NOREPLACE placed it elsewhere */
-        munmap(p, size);
-        errno = EEXIST;
         return NULL;
     }
     HAK_COUNT(os_mmap);
@@ -121,17 +128,15 @@ void *hak_os_map_at(void *addr, size_t size) {
 
 int hak_os_decommit(void *addr, size_t size) {
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    void *p = mmap(addr, size, PROT_NONE, flags | MAP_FIXED, -1, 0);
-    if (p == MAP_FAILED) {
-        /* A failed MAP_FIXED may have unmapped the range first (older kernels): fill the
-         * hole again if there is one. EEXIST: the old mapping is intact. */
-        p = mmap(addr, size, PROT_NONE, flags | MAP_FIXED_NOREPLACE, -1, 0);
-        if (p == MAP_FAILED)
-            return errno == EEXIST ? -1 : -2;
-        if (p != addr) {
-            munmap(p, size);
-            return -2;
-        }
+    if (mmap(addr, size, PROT_NONE, flags | MAP_FIXED, -1, 0) == MAP_FAILED &&
+        map_exactly(addr, size, PROT_NONE, flags) == MAP_FAILED) {
+        /* A failed MAP_FIXED may have unmapped the range first (older kernels) and the
+         * hole could not be filled again. EEXIST: the old mapping is intact. */
+        if (errno == EEXIST)
+            return -1;
+        HAK_COUNT(os_munmap); /* the range is gone: no longer mapped by us */
+        HAK_COUNT_ADD(os_unmapped_bytes, size);
+        return -2;
     }
     HAK_COUNT(os_munmap);
     HAK_COUNT_ADD(os_unmapped_bytes, size);

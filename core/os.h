@@ -37,7 +37,8 @@ void *hak_os_remap(void *addr, size_t old_size, size_t new_size);
  * dontneed is set or the kernel refuses it, then MADV_DONTNEED. 0 on success. */
 int   hak_os_reclaim(void *addr, size_t size, int dontneed);
 
-/* Test hook: makes the next `count` hak_os_map* calls fail with ENOMEM (0 turns it off). */
+/* Test hook: makes the next `count` calls that map memory (hak_os_map*, hak_os_recommit)
+ * fail with ENOMEM (0 turns it off). */
 void  hak_os_fail_next_maps(unsigned count);
 
 #endif

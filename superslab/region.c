@@ -40,7 +40,10 @@ static int region_full;                /* the next slot was taken by someone els
 static int region_broken;              /* a hole the OS left: the region is not used */
 static size_t region_slots;            /* the free range found, in slots */
 static size_t region_used;             /* slots mapped at least once, from the base */
-static uint32_t spare[REGION_SLOTS];   /* slots given back (decommitted), a stack */
+/* Slots given back, a stack. SPARE_LIVE marks one whose decommit the kernel refused: its
+ * pages were dropped but it is still read-write, so taking it needs no recommit. */
+#define SPARE_LIVE ((uint32_t)1 << 31)
+static uint32_t spare[REGION_SLOTS];
 static size_t spare_count;
 
 static char *slot_addr(size_t slot) {
@@ -66,9 +69,10 @@ static void find_base_locked(void) {
 
 /* A spare slot made usable again: its slabs 1..31 read-write (slab 0 always is). */
 static char *take_spare_locked(void) {
-    size_t slot = spare[spare_count - 1];
-    char *ss = slot_addr(slot);
-    if (hak_os_recommit(ss + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE) != 0)
+    uint32_t entry = spare[spare_count - 1];
+    char *ss = slot_addr(entry & ~SPARE_LIVE);
+    if (!(entry & SPARE_LIVE) &&
+        hak_os_recommit(ss + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE) != 0)
         return NULL;
     spare_count--;
     return ss;
@@ -117,7 +121,8 @@ void hak_superslab_region_give_back(void *ss) {
         region_broken = 1;
         publish_extent(0);
     } else {
-        spare[spare_count++] = (uint32_t)((p - slot_addr(0)) / HAK_SUPERSLAB_SIZE);
+        uint32_t slot = (uint32_t)((p - slot_addr(0)) / HAK_SUPERSLAB_SIZE);
+        spare[spare_count++] = slot | (r == -1 ? SPARE_LIVE : 0);
     }
     hak_lock_release(&region_lock);
 }

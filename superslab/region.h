@@ -2,9 +2,10 @@
 #ifndef HAKMEM_SUPERSLAB_REGION_H
 #define HAKMEM_SUPERSLAB_REGION_H
 
-/* A committed, zero-filled, 2 MiB-aligned SuperSlab-sized range inside the region, or NULL
- * when there is no region (not reservable) or it is full: the caller then maps one of its
- * own. The first call reserves the region. */
+/* A mapped, zero-filled, 2 MiB-aligned SuperSlab-sized range at the region's next slot or
+ * a given-back one, or NULL when there is no region (no free range was found, or it was
+ * given up) or it cannot grow: the caller then maps one of its own. The first call picks
+ * the region's base. */
 void *hak_superslab_region_take(void);
 /* Gives back a SuperSlab taken from the region: decommitted (pages and commit charge go
  * back to the OS), its range kept for the next take. */

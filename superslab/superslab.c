@@ -190,11 +190,11 @@ static void purge_dirty_locked(void) {
 void hak_superslab_release(hak_slab *s) {
     hak_superslab *ss = s->ss;
     unsigned i = (unsigned)(((uintptr_t)s->start >> HAK_SLAB_SHIFT) & (HAK_SLABS_PER_SS - 1));
-    hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
-    /* The SuperSlab bit stays set: a free of a pointer into this slab reaches the
-     * descriptor by address, and must fail its block-start check (tiny/free.c then finds
-     * the slab unregistered and reports it). */
+    /* A free of a pointer into this slab can still reach the descriptor by address (the
+     * SuperSlab region): it must fail the block-start check before the slab leaves the map,
+     * and tiny/free.c then finds the slab unregistered and reports it. */
     s->div_lim = 0;
+    hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
 
     hak_superslab *unmap = NULL;
     hak_lock_acquire(&ss_lock);

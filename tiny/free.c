@@ -62,10 +62,12 @@ static int list_contains(void *list, const void *p, size_t max) {
 /* p failed a fast check: it is not a block start, or it carries the free-block key. */
 HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
     HAK_COUNT(tiny_check_suspect);
-    /* Reached by address through the SuperSlab bits, s may be a free slab's descriptor (or
-     * slab 0's, which holds no blocks): nothing there was allocated. Never pushed, whatever
-     * tiny.checks says: that would hand the same memory out twice. */
-    if (hak_map_slab_lookup(p) != s) {
+    /* Reached by address through the SuperSlab region, s may be a free slab's descriptor,
+     * slab 0's (which holds no blocks) or a decommitted SuperSlab's, or one just acquired
+     * and not yet set up for a class (block_size 0): nothing there was allocated. Never
+     * pushed and always reported, whatever tiny.checks says: pushing would hand the same
+     * memory out twice. */
+    if (hak_map_slab_lookup(p) != s || s->block_size == 0) {
         hak_misuse("free(%p): not an allocated block (it lies in a free part of the small-block "
                    "heap)", p);
         return;

@@ -15,7 +15,8 @@
  *     cleared on allocation), the way glibc's tcache does; a block that already carries it
  *     is looked for in the lists it could be on before it is reported.
  * A suspect goes to hak_tiny_free_suspect, which confirms, reports and applies
- * core.foreign_free; tiny.checks=0 turns the reports off. */
+ * core.foreign_free; tiny.checks=0 turns these reports off (a pointer into no allocated
+ * slab is reported all the same: it cannot be freed). */
 #ifndef HAKMEM_TINY_TINY_H
 #define HAKMEM_TINY_TINY_H
 
