@@ -64,16 +64,21 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
  * glibc's heap blocks differ in their offsets and did not. The colour, from the mapping's
  * address (consecutive mappings get consecutive colours), moves the user pointer by a
  * multiple of 64 bytes (alignment up to 64 kept) into the slack the page rounding leaves
- * at the end; a mapping handed out again gets the same colour. Blocks above 4 MiB keep
- * offset 64: streamed through once per use, they never stay in the cache, and spreading
- * them only evicted more of everything else (random 1-32 MiB: 7% slower coloured).
+ * at the end; a mapping handed out again gets the same colour. Blocks allocated above
+ * 4 MiB keep offset 64: streamed through once per use, they never stay in the cache, and
+ * spreading them only evicted more of everything else (random 1-32 MiB: 7% slower
+ * coloured). realloc keeps a block's offset.
  * Measured with benchmarks/vm.sh's binary, 5-7 interleaved runs, medians: fixed2m 6.76 ->
  * 6.17 us per cycle (glibc 6.23); random unchanged (194 vs 192 us). */
 #define COLOURS    16
 #define COLOUR_MAX ((size_t)4 << 20)
 
 static size_t coloured_offset(const char *base, size_t got, size_t size, size_t off) {
-    size_t colour = ((uintptr_t)base >> 12) & (COLOURS - 1);
+    /* Page bits alone would give every 2 MiB-aligned mapping colour 0 (the kernel aligns
+     * anonymous mappings of whole 2 MiB multiples): the 2 MiB bits are added in. (An xor
+     * gave mappings of 2 MiB + 4 KiB, placed one below the other, the same colour.) */
+    uintptr_t a = (uintptr_t)base;
+    size_t colour = ((a >> 12) + (a >> 21)) & (COLOURS - 1);
     size_t room = (got - off - size) / 64;
     return off + 64 * (colour < room ? colour : room);
 }

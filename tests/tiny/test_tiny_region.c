@@ -4,7 +4,9 @@
  * (HAKMEM_TINY_USE_SUPERSLAB=0 runs this file as pageslab.*) there is nothing to check. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/map.h"
 #include "core/test_util.h"
 #include "hakmem/hakmem.h"
 #include "shim/hak_test.h"
@@ -19,8 +21,8 @@ static int in_region(const void *p) {
 }
 
 static int superslabs_in_use(void) {
-    const char *v = getenv("HAKMEM_TINY_USE_SUPERSLAB");
-    return !(v && v[0] == '0');
+    char v[16] = "";
+    return hak_config_get("tiny.use_superslab", v, sizeof v) == 0 && strcmp(v, "1") == 0;
 }
 
 HAK_TEST(TinyRegion, SmallBlocksLieInTheRegion) {
@@ -32,6 +34,7 @@ HAK_TEST(TinyRegion, SmallBlocksLieInTheRegion) {
         HAK_ASSERT(p != NULL);
         HAK_EXPECT(in_region(p));
         /* The descriptor computed from the pointer is the one the slab map holds. */
+        HAK_EXPECT(hak_superslab_slab_of(p) == hak_map_slab_lookup(p));
         HAK_EXPECT(hak_usable_size(p) >= sizes[i]);
         hak_free(p);
     }
@@ -69,7 +72,9 @@ HAK_TEST(TinyRegion, GivenBackSuperSlabsAreDecommittedAndReused) {
                       (unsigned long long)given_back, SS_BURST);
     HAK_EXPECT(given_back >= 16 * per_ss);
 
-    /* The same burst again: the decommitted ranges come back, still inside the region. */
+    /* The same burst again: the decommitted slots come back (the region does not grow),
+     * still inside the region. */
+    uintptr_t extent = hak_superslab_region_extent;
     uint64_t mapped0 = hak_ctr("os_mapped_bytes");
     for (size_t i = 0; i < COUNT; i++) {
         p[i] = hak_malloc(BLOCK);
@@ -81,6 +86,7 @@ HAK_TEST(TinyRegion, GivenBackSuperSlabsAreDecommittedAndReused) {
     for (size_t i = 0; i < COUNT; i++)
         inside += in_region(p[i]);
     HAK_EXPECT_EQ(inside, (size_t)COUNT);
+    HAK_EXPECT_EQ(hak_superslab_region_extent, extent);
     HAK_EXPECT(hak_ctr("os_mapped_bytes") - mapped0 >= 16 * per_ss);
     for (size_t i = 0; i < COUNT; i++)
         hak_free(p[i]);
