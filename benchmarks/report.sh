@@ -283,6 +283,28 @@ if run_part micro; then
     [ "$micro_failed" -gt 0 ] && failures=$((failures + 1))
 fi
 
+# ---- 4. instructions per operation -----------------------------------------------------
+# Instruction counts are deterministic: the machine's load does not change them.
+callgrind_txt=$results/callgrind.txt
+callgrind_failed=0
+if run_part callgrind; then
+    if command -v valgrind >/dev/null; then
+        note "callgrind: instructions per malloc/free, pairs and 1000 live blocks"
+        cmd=(env HAKMEM_SO="$(rel "$hakmem_so")" benchmarks/callgrind.sh)
+        [ "$quick" = 1 ] && cmd+=(50000)
+        record "${cmd[@]}"
+        # Into a temporary file first: a run that dies half-way leaves no half table.
+        if "${cmd[@]}" >"$callgrind_txt.part" 2>"$results/callgrind.log"; then
+            mv "$callgrind_txt.part" "$callgrind_txt"
+        else
+            callgrind_failed=1
+            failures=$((failures + 1))
+        fi
+    else
+        note "callgrind: valgrind is not installed; part skipped"
+    fi
+fi
+
 t_end=$(date +%s)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 secs=$((t_end - t_start))
@@ -291,6 +313,7 @@ if [ "$secs" -lt 120 ]; then elapsed="$secs s"; else elapsed="$(( (secs + 30) / 
 # What the page says besides the results, kept with them so that --from can write it again.
 meta_vars="started elapsed load_start load_end commands quick mode_name parts larson_runs
     larson_seconds larson_profiles vm_desc micro_runs micro_min_time failures micro_failed
+    callgrind_failed
     cpu_model os_name debian_version kernel ncpu mem_total cc_version libc_version git_rev
     build_type"
 if [ -z "$from" ]; then
@@ -303,21 +326,7 @@ else
     note "no $results/meta.env: the page shows this machine and no commands"
 fi
 micro_failed=${micro_failed:-0}
-
-# ---- 4. instructions per operation -----------------------------------------------------
-# Instruction counts are deterministic: the machine's load does not change them.
-callgrind_txt=$results/callgrind.txt
-if run_part callgrind; then
-    if command -v valgrind >/dev/null; then
-        note "callgrind: instructions per malloc/free, pairs and 1000 live blocks"
-        cmd=(env HAKMEM_SO="$(rel "$hakmem_so")" benchmarks/callgrind.sh)
-        [ "$quick" = 1 ] && cmd+=(50000)
-        record "${cmd[@]}"
-        "${cmd[@]}" >"$callgrind_txt" 2>"$results/callgrind.log" || failures=$((failures + 1))
-    else
-        note "callgrind: valgrind is not installed; part skipped"
-    fi
-fi
+callgrind_failed=${callgrind_failed:-0}
 
 # ---- summaries: markdown tables and chart data -----------------------------------------
 # colour index of an allocator in the charts (benchmarks/plot/common.gp)
@@ -714,7 +723,7 @@ page=$tmpdir/page.md
     echo '```'
     echo
     if has_part micro; then
-        echo "The last line ran once per micro benchmark name (\`--benchmark_list_tests\`) and allocator,"
+        echo "The \`bench_micro\` line ran once per micro benchmark name (\`--benchmark_list_tests\`) and allocator,"
         echo "NAME being the full name, e.g. \`BM_Pair/hakmem/size:16\`: $micro_runs rounds, hakmem and"
         echo "system back to back in each, the first of the two alternating."
         echo
@@ -799,6 +808,7 @@ page=$tmpdir/page.md
             echo '```'
         fi
         [ "${micro_failed:-0}" -gt 0 ] && echo "Micro benchmark processes that reported an error or crashed: $micro_failed (listed under the micro table)."
+        [ "${callgrind_failed:-0}" -gt 0 ] && echo "\`benchmarks/callgrind.sh\` failed: see callgrind.log in the raw results."
         echo
     fi
 } >"$page"
