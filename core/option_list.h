@@ -21,6 +21,10 @@
       "kill switch: every large block comes from the mmap backend, whatever the policy")     \
     X(LARGE_FLUSH, "large.flush", ACTION, "0", NULL, 0, 1, 1, NULL, NULL,                      \
       "action: give every cached large mapping (BigCache, batch) back to the OS now")         \
+    X(LARGE_HUGEPAGES, "large.hugepages", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_LARGE_HUGEPAGES",  \
+      NULL,                                                                                   \
+      "mmap backend: a new mapping for a block of 2-4 MiB is 2 MiB-aligned and asks for "     \
+      "transparent huge pages (MADV_HUGEPAGE)")                                               \
     X(ELO_EPOCH_ALLOCS, "elo.epoch_allocs", INT, "16", NULL, 4, 100000000, 1,                  \
       "HAKMEM_ELO_EPOCH_ALLOCS", NULL,                                                        \
       "elo policy: large allocations an epoch (one arm) has at least")                        \

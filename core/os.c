@@ -163,6 +163,17 @@ int hak_os_unmap(void *addr, size_t size) {
     return 0;
 }
 
+int hak_os_advise_huge(void *addr, size_t size) {
+#ifdef MADV_HUGEPAGE
+    return madvise(addr, size, MADV_HUGEPAGE);
+#else
+    (void)addr;
+    (void)size;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
 void *hak_os_remap(void *addr, size_t old_size, size_t new_size) {
     void *p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE);
     if (p == MAP_FAILED) {

@@ -16,6 +16,7 @@
 
 #include "batch/batch.h"
 #include "bigcache/bigcache.h"
+#include "core/options.h"
 #include "core/os.h"
 #include "counters/counters.h"
 #include "large/large.h"
@@ -57,21 +58,32 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
     return base;
 }
 
-/* Cache colour: where the user pointer starts in its first page. Blocks that all start
+/* Blocks up to HOT_MAX are the ones a program can keep hot: a few of them fit in the
+ * caches and the TLB, and BigCache hands the same mapping back again and again. Two things
+ * are done for them only; above, a block is streamed through once per use, never stays
+ * cached, and both measured worse (random 1-32 MiB, benchmarks/vm.sh's binary):
+ *
+ * Cache colour: where the user pointer starts in its first page. Blocks that all start
  * 64 bytes into a page (the header's size) put the same bytes of every page of every block
  * in the same cache sets, so a loop that touches one byte per page of a few live 2 MiB
- * blocks (the VM scenario's fixed2m) runs all of them through a sixteenth of the L2 cache;
+ * blocks (the VM scenario's fixed2m) ran all of them through a sixteenth of the L2 cache;
  * glibc's heap blocks differ in their offsets and did not. The colour, from the mapping's
- * address (consecutive mappings get consecutive colours), moves the user pointer by a
+ * address (consecutive mappings get different colours), moves the user pointer by a
  * multiple of 64 bytes (alignment up to 64 kept) into the slack the page rounding leaves
- * at the end; a mapping handed out again gets the same colour. Blocks allocated above
- * 4 MiB keep offset 64: streamed through once per use, they never stay in the cache, and
- * spreading them only evicted more of everything else (random 1-32 MiB: 7% slower
- * coloured). realloc keeps a block's offset.
- * Measured with benchmarks/vm.sh's binary, 5-7 interleaved runs, medians: fixed2m 6.76 ->
- * 6.17 us per cycle (glibc 6.23); random unchanged (194 vs 192 us). */
-#define COLOURS    16
-#define COLOUR_MAX ((size_t)4 << 20)
+ * at the end; a mapping handed out again gets the same colour; realloc keeps a block's
+ * offset. fixed2m: 6.76 -> 6.17 us per cycle (glibc 6.23); colouring every size made
+ * random 7% slower (it spreads a stream over the whole cache).
+ *
+ * Huge pages (large.hugepages): a new mapping of 2 MiB or more is 2 MiB-aligned and
+ * advised MADV_HUGEPAGE, so a block reused in a loop costs one TLB entry per 2 MiB instead
+ * of 512. fixed2m: 6.06 -> 5.59 us per cycle (glibc 6.26). Asking for every size made
+ * random erratic on this VM (medians of 200 and 530 us from run to run: a huge page of
+ * fresh memory is slow to fault in), and a block of 2-4 MiB touched sparsely costs up to
+ * a whole 2 MiB page of RSS: large.hugepages=0 turns it off. (Interleaved runs, medians
+ * of 5-9.) */
+#define COLOURS   16
+#define HOT_MAX   ((size_t)4 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 static size_t coloured_offset(const char *base, size_t got, size_t size, size_t off) {
     /* Page bits alone would give every 2 MiB-aligned mapping colour 0 (the kernel aligns
@@ -96,13 +108,21 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
     char *base = alignment <= page ? reuse(total, site, &got, &flags) : NULL;
     int fresh = base == NULL;
     if (fresh) {
-        base = hak_os_map_placed(total, alignment > page ? alignment : page);
+        size_t align = alignment > page ? alignment : page;
+        int huge = total >= HUGE_PAGE && size <= HOT_MAX && hak_option(HAK_OPT_LARGE_HUGEPAGES);
+        if (huge && align < HUGE_PAGE)
+            align = HUGE_PAGE;
+        base = hak_os_map_placed(total, align);
         if (!base)
             return NULL;
+        /* The whole mapping, not just its 2 MiB multiples: a part advised on its own
+         * would be a VMA of its own, and mremap (realloc) refuses a range of two. */
+        if (huge)
+            hak_os_advise_huge(base, total);
         got = total; /* fresh mappings read as zero */
         flags = HAK_LARGE_ONE_MAPPING;
     }
-    if (off == HAK_LARGE_HDR_SIZE && size <= COLOUR_MAX)
+    if (off == HAK_LARGE_HDR_SIZE && size <= HOT_MAX)
         off = coloured_offset(base, got, size, off);
     /* Old contents of a reused range (MADV_FREE keeps them until the kernel needs them). */
     if (zero && !fresh)

@@ -526,3 +526,73 @@ HAK_TEST(LargeRules, SmallLargeBlocksGetDifferentCacheColours) {
     hak_free(big);
     opt_restore(&pol);
 }
+
+/* ---- g. huge pages for blocks of 2-4 MiB ----------------------------------------------- */
+
+/* The VmFlags of the mapping that holds p (/proc/self/smaps), or "" when not found. */
+static void vm_flags_of(const void *p, char *out, size_t len) {
+    out[0] = '\0';
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return;
+    char line[512];
+    int inside = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(out, len, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static int has_flag(const char *flags, const char *flag) {
+    char padded[64];
+    snprintf(padded, sizeof padded, " %s ", flag);
+    char buf[600];
+    snprintf(buf, sizeof buf, " %.590s", flags);
+    for (char *c = buf; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    return strstr(buf, padded) != NULL;
+}
+
+/* A fresh mapping for a 2 MiB block is 2 MiB-aligned and advised MADV_HUGEPAGE ("hg" in
+ * its VmFlags, whatever the kernel's THP setting); a 16 MiB block's is not, and with
+ * large.hugepages=0 neither is. */
+HAK_TEST(LargeRules, FreshTwoMiBMappingsAskForHugePages) {
+    saved_opt pol, huge;
+    caches_off c;
+    HAK_ASSERT_EQ(opt_set(&pol, "large.policy", "mmap"), 0);
+    HAK_ASSERT(caches_off_and_drained(&c));
+    for (int on = 1; on >= 0; on--) {
+        HAK_ASSERT_EQ(opt_set(&huge, "large.hugepages", on ? "1" : "0"), 0);
+        unsigned char *p = hak_malloc(2 * MiB), *big = hak_malloc(16 * MiB);
+        HAK_ASSERT(p != NULL && big != NULL);
+        touch_pages(p, 2 * MiB, 1);
+        char flags[512], big_flags[512];
+        vm_flags_of(p, flags, sizeof flags);
+        vm_flags_of(big, big_flags, sizeof big_flags);
+        HAK_EXPECT(flags[0] != '\0');
+        uintptr_t base = (uintptr_t)p & ~(uintptr_t)(page_size() - 1);
+        if (on) {
+            HAK_EXPECT_EQ(base % (2 * MiB), 0);
+            HAK_EXPECT(has_flag(flags, "hg"));
+        } else {
+            HAK_EXPECT(!has_flag(flags, "hg"));
+        }
+        HAK_EXPECT(!has_flag(big_flags, "hg"));
+        if (!on != !has_flag(flags, "hg"))
+            hak_test_note("large.hugepages=%d: 2 MiB block's VmFlags:%s", on, flags);
+        hak_free(p);
+        hak_free(big);
+        opt_restore(&huge);
+    }
+    caches_restore(&c);
+    opt_restore(&pol);
+}
