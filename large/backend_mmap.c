@@ -51,6 +51,10 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
                 *got = total;
                 *flags = HAK_LARGE_ONE_MAPPING;
             } else if (hak_batch_add(small, have) != 0) {
+                /* Kept even though mremap refused it (a range the batch merged from two
+                 * kernel mappings, e.g. next to a huge-page-advised one): its pages serve
+                 * later best fits. Unmapping it instead tripled random 1-32 MiB's page
+                 * faults. */
                 hak_os_unmap(small, have);
             }
         }
@@ -76,21 +80,26 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
  *
  * Huge pages (large.hugepages): a new mapping of 2 MiB or more is 2 MiB-aligned and
  * advised MADV_HUGEPAGE, so a block reused in a loop costs one TLB entry per 2 MiB instead
- * of 512. fixed2m: 6.06 -> 5.59 us per cycle (glibc 6.26). Asking for every size made
- * random erratic on this VM (medians of 200 and 530 us from run to run: a huge page of
- * fresh memory is slow to fault in), and a block of 2-4 MiB touched sparsely costs up to
- * a whole 2 MiB page of RSS: large.hugepages=0 turns it off. (Interleaved runs, medians
- * of 5-9.) */
+ * of 512. fixed2m: 6.06 -> 5.4-5.6 us per cycle (glibc 6.1-6.3). Asking for every size made
+ * random erratic on this VM (medians of 200 and 530 us from run to run: under the default
+ * defrag=madvise a fault in an advised range may compact memory, and a huge page of fresh
+ * memory is slow to fault in). The costs: a 2-4 MiB block touched sparsely holds a whole
+ * 2 MiB page for each 2 MiB region it touches (khugepaged may also fill one in); the advice
+ * stays with the range when it is reused, split or grown; an advised mapping never merges
+ * with its neighbours (see reuse()). Under THP "never" only the alignment changes, under
+ * "always" the advice adds nothing. large.hugepages=0 stops it for new mappings.
+ * (Interleaved runs, medians of 5-9.) */
 #define COLOURS   16
 #define HOT_MAX   ((size_t)4 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)
 
 static size_t coloured_offset(const char *base, size_t got, size_t size, size_t off) {
-    /* Page bits alone would give every 2 MiB-aligned mapping colour 0 (the kernel aligns
-     * anonymous mappings of whole 2 MiB multiples): the 2 MiB bits are added in. (An xor
-     * gave mappings of 2 MiB + 4 KiB, placed one below the other, the same colour.) */
+    /* Page bits alone would give every 2 MiB-aligned mapping colour 0 (huge-page mappings,
+     * and the kernel aligns anonymous mappings of whole 2 MiB multiples): the 2 and 4 MiB
+     * bits are added in, so 2 MiB-aligned mappings 4 MiB apart step by 3 through all 16
+     * colours. (An xor gave mappings placed one below the other the same colour.) */
     uintptr_t a = (uintptr_t)base;
-    size_t colour = ((a >> 12) + (a >> 21)) & (COLOURS - 1);
+    size_t colour = ((a >> 12) + (a >> 21) + (a >> 22)) & (COLOURS - 1);
     size_t room = (got - off - size) / 64;
     return off + 64 * (colour < room ? colour : room);
 }
