@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what it needs, builds hakmem, runs the quick form of the benchmark
-# report (larson profiles, the VM scenario, the micro benchmarks; hakmem against the system
-# allocator, mimalloc, jemalloc and tcmalloc, interleaved) and prints its tables.
+# report (larson profiles, the VM scenario, the micro benchmarks, instruction counts under
+# callgrind; hakmem against the system allocator, mimalloc, jemalloc and tcmalloc,
+# interleaved) and prints its tables.
 # The page goes to build/bench/BENCHMARKS.md (docs/BENCHMARKS.md is only written by an
 # explicit `benchmarks/report.sh`). Extra arguments go to report.sh (e.g. drop --quick by
 # running benchmarks/report.sh yourself).
