@@ -97,9 +97,9 @@ void *hak_front_realloc(void *p, size_t size, uintptr_t site, int foreign_mode) 
     hak_map_block *b = NULL;
     size_t old = owned_usable_size(p, &b);
     if (hak_unlikely(old == 0)) {
-        if (foreign_mode == HAK_FOREIGN_LIBC)
+        if (foreign_mode == HAK_FOREIGN_LIBC && !HAK_FRONT_IN_SMALL_HEAP(p))
             return __libc_realloc(p, size);
-        hak_report_misuse("hak_realloc", p);
+        hak_report_misuse(foreign_mode == HAK_FOREIGN_LIBC ? "realloc" : "hak_realloc", p);
         errno = EINVAL;
         return NULL;
     }

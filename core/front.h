@@ -17,9 +17,13 @@
 #include "tiny/tiny.h"
 #define HAK_FRONT_TINY_ALLOC(n)      hak_tiny_pop(n) /* a miss refills in the slow path */
 #define HAK_FRONT_TINY_FREE(p, slab) hak_tiny_free_fast((p), (slab))
+/* p lies in memory of hakmem's small-block heap (the SuperSlab region): when no slab holds
+ * it, it is a stale pointer, not one from the C library. */
+#define HAK_FRONT_IN_SMALL_HEAP(p)   hak_superslab_region_has(p)
 #else
 #define HAK_FRONT_TINY_ALLOC(n)      (HAK_HAS(tiny) ? hak_tiny_alloc(n) : NULL) /* pop+refill */
 #define HAK_FRONT_TINY_FREE(p, slab) hak_tiny_free((p), (slab))
+#define HAK_FRONT_IN_SMALL_HEAP(p)   0 /* static builds: the slab map answers alone */
 #endif
 
 /* What to do with a pointer hakmem does not own. */

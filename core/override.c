@@ -95,5 +95,5 @@ HAK_API size_t malloc_usable_size(void *ptr) {
     if (!ptr)
         return 0;
     size_t n = hak_front_usable_size(ptr);
-    return n ? n : libc_usable_size(ptr);
+    return n || HAK_FRONT_IN_SMALL_HEAP(ptr) ? n : libc_usable_size(ptr);
 }

@@ -9,9 +9,12 @@
  *             free must be refused, none pushed. With HAKMEM_TINY_PURGE_DELAY_MS=0 the
  *             released slabs' pages are dropped, so only their descriptors can tell.
  *   decommitted the same with enough SuperSlabs that most are given back to the OS.
+ *   realloc   realloc of freed blocks whose slabs went back: refused and reported, not
+ *             handed to the C library (and malloc_usable_size says 0).
  * Prints "reports <n>": how many frees were misuse, each of which must have printed one
  * "hakmem:" line on stderr. Exit 0 when the blocks kept live kept their contents and the
  * blocks allocated afterwards are distinct; 2 otherwise. */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,28 @@ int main(int argc, char **argv) {
     } else if (strcmp(mode, "interior") == 0) {
         free(keep[3] + 16);
         reports = 1;
+    } else if (strcmp(mode, "realloc") == 0) {
+        /* realloc of blocks already freed, most of them in slabs given back: each is
+         * reported once (a pointer into no slab, or the double free of the old block). */
+        void **many = malloc(MANY * sizeof *many);
+        if (!many)
+            return 2;
+        for (size_t i = 0; i < MANY; i++)
+            if (!(many[i] = malloc(1024)))
+                return 2;
+        for (size_t i = 0; i < MANY; i++)
+            free(many[i]);
+        size_t zero_usable = 0;
+        for (size_t i = 0; i < MANY; i++)
+            zero_usable += malloc_usable_size(many[i]) == 0;
+        if (zero_usable == 0)
+            return 2; /* released slabs hold no block: their pointers have no usable size */
+        for (size_t i = 0; i < MANY; i++)
+            many[i] = realloc(many[i], 16); /* NULL when refused; a new block otherwise */
+        for (size_t i = 0; i < MANY; i++)
+            free(many[i]);
+        reports = MANY;
+        free(many);
     } else if (strcmp(mode, "released") == 0 || strcmp(mode, "decommitted") == 0) {
         /* decommitted: 32 KiB blocks, 62 to a SuperSlab, 100 SuperSlabs' worth: past the 64
          * SuperSlabs kept empty, the rest are decommitted and their descriptors read zero. */
@@ -79,7 +104,7 @@ int main(int argc, char **argv) {
         reports = count;
         free(many);
     } else {
-        fprintf(stderr, "usage: preload_misuse double|interior|released|decommitted\n");
+        fprintf(stderr, "usage: preload_misuse double|interior|released|decommitted|realloc\n");
         return 1;
     }
     int ok = 1;

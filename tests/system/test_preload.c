@@ -515,7 +515,8 @@ static size_t misuse_lines(const hak_proc *p) {
 HAK_TEST(Preload, SmallBlockMisuseIsReported) {
     if (!so_exists())
         HAK_SKIP("libhakmem.so not built");
-    static const char *const modes[] = {"double", "interior", "released", "decommitted"};
+    static const char *const modes[] = {"double", "interior", "released", "decommitted",
+                                        "realloc"};
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
         const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_preload_misuse", modes[m], NULL};
         /* Purge delay 0: released slabs lose their pages at once, so the second frees of
