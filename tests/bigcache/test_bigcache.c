@@ -391,7 +391,6 @@ HAK_TEST(BigCache, SlotBlockCountsInTheBytesAndComesBackToItsThread) {
 
 typedef struct slot_job {
     char *block;
-    int wait;          /* stay alive after the put until stage 2 */
     _Atomic int stage; /* 1: block put; 2: the main thread is done, exit */
 } slot_job;
 
@@ -399,43 +398,56 @@ static void *slot_owner(void *arg) {
     slot_job *job = arg;
     int rc = hak_bigcache_put(job->block, 2 * MiB, SITE_B);
     atomic_store(&job->stage, 1);
-    while (job->wait && atomic_load(&job->stage) != 2)
+    while (atomic_load(&job->stage) != 2)
         sched_yield();
     return (void *)(intptr_t)rc;
 }
 
+/* Resets BigCache, maps a 2 MiB block and starts a thread that puts it in its own slot and
+ * stays alive until stage 2; returns once the put is done. 0 when the thread runs. */
+static int start_slot_owner(slot_job *job, pthread_t *t) {
+    reset(-1);
+    job->block = hak_os_map(2 * MiB);
+    atomic_store(&job->stage, 0);
+    if (!job->block || pthread_create(t, NULL, slot_owner, job) != 0)
+        return -1;
+    while (atomic_load(&job->stage) != 1)
+        sched_yield();
+    return 0;
+}
+
+/* Joins the slot owner: the status of its put (0: put). */
+static intptr_t join_slot_owner(pthread_t t) {
+    void *rc;
+    pthread_join(t, &rc);
+    return (intptr_t)rc;
+}
+
 /* A clear takes the block another thread's slot holds, while that thread lives. */
 HAK_TEST(BigCache, ClearEmptiesTheSlotsOfOtherThreads) {
-    reset(-1);
-    slot_job job = {hak_os_map(2 * MiB), 1, 0};
-    HAK_ASSERT(job.block != NULL);
+    slot_job job;
     pthread_t t;
-    HAK_ASSERT_EQ(pthread_create(&t, NULL, slot_owner, &job), 0);
-    while (atomic_load(&job.stage) != 1)
-        sched_yield();
+    HAK_ASSERT_EQ(start_slot_owner(&job, &t), 0);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
+    HAK_EXPECT_EQ(hak_bigcache_entries(), 0); /* in the thread's slot, not the table */
     size_t kept = hak_batch_kept_bytes();
     hak_bigcache_clear();
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 0);
     HAK_EXPECT_EQ(hak_batch_kept_bytes(), kept + 2 * MiB);
     atomic_store(&job.stage, 2);
-    void *rc;
-    pthread_join(t, &rc);
-    HAK_EXPECT_EQ((intptr_t)rc, 0);
+    HAK_EXPECT_EQ(join_slot_owner(t), 0);
     hak_batch_release_all();
 }
 
 /* At thread exit the slot's block goes to the shared cache, where another thread of the
  * same site finds it. */
 HAK_TEST(BigCache, ThreadExitHandsTheSlotBlockToTheSharedCache) {
-    reset(-1);
-    slot_job job = {hak_os_map(2 * MiB), 0, 0};
-    HAK_ASSERT(job.block != NULL);
+    slot_job job;
     pthread_t t;
-    HAK_ASSERT_EQ(pthread_create(&t, NULL, slot_owner, &job), 0);
-    void *rc;
-    pthread_join(t, &rc);
-    HAK_EXPECT_EQ((intptr_t)rc, 0);
+    HAK_ASSERT_EQ(start_slot_owner(&job, &t), 0);
+    HAK_EXPECT_EQ(hak_bigcache_entries(), 0); /* in the thread's slot, not the table */
+    atomic_store(&job.stage, 2);
+    HAK_EXPECT_EQ(join_slot_owner(t), 0);
     HAK_EXPECT_EQ(hak_bigcache_entries(), 1);
     HAK_EXPECT_EQ(hak_bigcache_bytes(), 2 * MiB);
     size_t got = 0;

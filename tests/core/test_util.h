@@ -110,7 +110,6 @@ int hak_write_file(const char *path, const void *data, size_t len);
 /* Reads a whole file (malloc'ed, NUL-terminated) or NULL. */
 char *hak_read_file(const char *path, size_t *len);
 
-/* A small deterministic PRNG for tests. */
 /* 1: every page of [p, p+len) is mapped; 0: some page is not (mincore fails with ENOMEM
  * for an unmapped page); -1: mincore failed otherwise. Header-only, for the room tests
  * that do not link this library. */
@@ -127,6 +126,7 @@ static inline int hak_range_mapped(const void *p, size_t len) {
     return 1;
 }
 
+/* A small deterministic PRNG for tests. */
 static inline uint64_t hak_rand_next(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
