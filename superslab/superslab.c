@@ -191,8 +191,8 @@ void hak_superslab_release(hak_slab *s) {
     hak_superslab *ss = s->ss;
     unsigned i = (unsigned)(((uintptr_t)s->start >> HAK_SLAB_SHIFT) & (HAK_SLABS_PER_SS - 1));
     /* A free of a pointer into this slab can still reach the descriptor by address (the
-     * SuperSlab region): it must fail the block-start check before the slab leaves the map,
-     * and tiny/free.c then finds the slab unregistered and reports it. */
+     * SuperSlab region): div_lim 0 fails its block-start check, and tiny/free.c reports it
+     * as no allocated block. Set before the slab leaves the map. */
     s->div_lim = 0;
     hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
 

@@ -64,10 +64,11 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
     HAK_COUNT(tiny_check_suspect);
     /* Reached by address through the SuperSlab region, s may be a free slab's descriptor,
      * slab 0's (which holds no blocks) or a decommitted SuperSlab's, or one just acquired
-     * and not yet set up for a class (block_size 0): nothing there was allocated. Never
-     * pushed and always reported, whatever tiny.checks says: pushing would hand the same
-     * memory out twice. */
-    if (hak_map_slab_lookup(p) != s || s->block_size == 0) {
+     * and not yet set up for a class: div_lim 0 says so in every case (released slabs get
+     * it, descriptors start zeroed, hak_tiny_slab_init sets it last). Nothing there was
+     * allocated. Never pushed and always reported, whatever tiny.checks says: pushing
+     * would hand the same memory out twice. */
+    if (s->div_lim == 0) {
         hak_misuse("free(%p): not an allocated block (it lies in a free part of the small-block "
                    "heap)", p);
         return;

@@ -43,8 +43,8 @@ void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s);
 void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s);
 /* The slab's blocks are all back: give it to the provider unless it is still queued. */
 void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s);
-/* A slab that is not its class's current one, after blocks came back to it: retired when
- * empty, else on the partial list. */
+/* A slab after blocks came back to it: retired when empty, else on the partial list;
+ * nothing for its class's current slab. */
 void hak_tiny_slab_settle(hak_tiny_heap *h, hak_slab *s);
 /* A slab for a class: from the heap's empty reserve, else from the provider. */
 hak_slab *hak_tiny_slab_get(hak_tiny_heap *h, unsigned cls);

@@ -89,6 +89,8 @@ void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
 }
 
 void hak_tiny_slab_settle(hak_tiny_heap *h, hak_slab *s) {
+    if (h->cls[s->class_idx].current == s)
+        return; /* the class's current slab is on no list */
     if (s->used == 0)
         hak_tiny_slab_retire_if_empty(h, s);
     else if (!s->in_partial)
@@ -136,8 +138,7 @@ void hak_tiny_process_ready(hak_tiny_heap *h) {
         hak_slab *next = s->ready_next; /* before the flag clears: a push may requeue s */
         uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
         hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
-        if (h->cls[s->class_idx].current != s)
-            hak_tiny_slab_settle(h, s);
+        hak_tiny_slab_settle(h, s);
         s = next;
     }
 }
@@ -147,6 +148,5 @@ void hak_tiny_return_block(hak_tiny_heap *h, hak_slab *s, void *p) {
     s->local_free = p;
     s->local_count++;
     s->used--;
-    if (h->cls[s->class_idx].current != s)
-        hak_tiny_slab_settle(h, s);
+    hak_tiny_slab_settle(h, s);
 }
