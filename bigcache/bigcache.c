@@ -179,6 +179,25 @@ static void chain_remove(bucket *b, uint32_t i) {
     entries[i].bprev = entries[i].bnext = 0;
 }
 
+/* ---- the byte total ----------------------------------------------------------------- */
+
+/* Adds size to the total if it stays within cap: a compare-exchange, so that puts to the
+ * shared cache (under lru_lock) and to the thread slots (under no lock) never pass the cap
+ * together, and a failed charge never makes another one fail. */
+static int charge(size_t size, size_t cap) {
+    size_t cur = atomic_load_explicit(&cached_bytes, memory_order_relaxed);
+    do {
+        if (cur > cap || size > cap - cur)
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&cached_bytes, &cur, cur + size,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return 1;
+}
+
+static void uncharge(size_t size) {
+    atomic_fetch_sub_explicit(&cached_bytes, size, memory_order_relaxed);
+}
+
 static void dead_push(uint32_t i) {
     uint32_t h = atomic_load_explicit(&dead_head, memory_order_relaxed);
     do
@@ -210,7 +229,7 @@ static int evict_oldest(victim *v) {
         }
         chain_remove(b, i);
         entries[i].state = ST_FREE;
-        atomic_fetch_sub_explicit(&cached_bytes, entries[i].len, memory_order_relaxed);
+        uncharge(entries[i].len);
         hak_lock_release(&b->lock);
         v->base = entries[i].base;
         v->len = entries[i].len;
@@ -228,25 +247,6 @@ static void release_victims(const victim *v, size_t n) {
             hak_os_unmap(v[k].base, v[k].len);
         HAK_COUNT(bigcache_evict);
     }
-}
-
-/* ---- the byte total ----------------------------------------------------------------- */
-
-/* Adds size to the total if it stays within cap: a compare-exchange, so that puts to the
- * shared cache (under lru_lock) and to the thread slots (under no lock) never pass the cap
- * together, and a failed charge never makes another one fail. */
-static int charge(size_t size, size_t cap) {
-    size_t cur = atomic_load_explicit(&cached_bytes, memory_order_relaxed);
-    do {
-        if (cur > cap || size > cap - cur)
-            return 0;
-    } while (!atomic_compare_exchange_weak_explicit(&cached_bytes, &cur, cur + size,
-                                                    memory_order_relaxed, memory_order_relaxed));
-    return 1;
-}
-
-static void uncharge(size_t size) {
-    atomic_fetch_sub_explicit(&cached_bytes, size, memory_order_relaxed);
 }
 
 /* ---- the shared cache ----------------------------------------------------------------- */
@@ -411,7 +411,7 @@ void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got) {
         entries[found].state = ST_TAKEN;
         base = entries[found].base;
         len = entries[found].len;
-        atomic_fetch_sub_explicit(&cached_bytes, len, memory_order_relaxed);
+        uncharge(len);
     }
     hak_lock_release(&b->lock);
     if (!found) {

@@ -79,11 +79,9 @@ void *hak_front_calloc(size_t count, size_t size, uintptr_t site) {
         errno = ENOMEM;
         return NULL;
     }
-    if (total <= HAK_SMALL_MAX) {
-        void *p = HAK_FRONT_TINY_ALLOC(total);
-        if (hak_likely(p != NULL))
-            return memset(p, 0, total);
-    }
+    void *p = hak_front_malloc_fast(total);
+    if (hak_likely(p != NULL))
+        return memset(p, 0, total);
     return hak_front_alloc_slow(total, 0, site, 1);
 }
 

@@ -72,8 +72,8 @@ HAK_INLINE void hak_front_free(void *p, int foreign_mode) {
      * so, and the descriptor is then an address computed from p (superslab/region.c).
      * Every address in the region keeps a readable descriptor, so a stale or foreign
      * pointer there is reported by tiny's checks rather than faulting. */
-    if (hak_likely(hak_superslab_region_has(p))) {
-        hak_tiny_free_fast(p, hak_superslab_slab_of(p));
+    if (hak_likely(HAK_FRONT_IN_SMALL_HEAP(p))) {
+        HAK_FRONT_TINY_FREE(p, hak_superslab_slab_of(p));
         return;
     }
 #endif

@@ -128,19 +128,18 @@ void *hak_os_map_at(void *addr, size_t size) {
 
 int hak_os_decommit(void *addr, size_t size) {
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    int lost = 0;
     if (mmap(addr, size, PROT_NONE, flags | MAP_FIXED, -1, 0) == MAP_FAILED &&
         map_exactly(addr, size, PROT_NONE, flags) == MAP_FAILED) {
         /* A failed MAP_FIXED may have unmapped the range first (older kernels) and the
          * hole could not be filled again. EEXIST: the old mapping is intact. */
         if (errno == EEXIST)
             return -1;
-        HAK_COUNT(os_munmap); /* the range is gone: no longer mapped by us */
-        HAK_COUNT_ADD(os_unmapped_bytes, size);
-        return -2;
+        lost = 1;
     }
-    HAK_COUNT(os_munmap);
+    HAK_COUNT(os_munmap); /* decommitted, or gone: no longer mapped by us either way */
     HAK_COUNT_ADD(os_unmapped_bytes, size);
-    return 0;
+    return lost ? -2 : 0;
 }
 
 int hak_os_recommit(void *addr, size_t size) {

@@ -30,36 +30,33 @@
  * a new mapping is made: resident pages kept for a site that does not come back are better
  * used than new pages faulted in. */
 static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
-    char *base = NULL;
+    char *base;
     *flags = HAK_LARGE_ONE_MAPPING;
-    if (total >= BIGCACHE_MIN)
-        base = hak_bigcache_get(total, site, got);
-    if (base)
+    if (total >= BIGCACHE_MIN && (base = hak_bigcache_get(total, site, got)) != NULL)
         return base;
     *flags = 0;
-    base = hak_batch_take(total, got);
-    if (!base && hak_bigcache_bytes() > 0 && hak_bigcache_evict(2 * total) > 0)
-        base = hak_batch_take(total, got);
-    if (!base) {
-        /* Nothing large enough: grow the largest kept range. mremap keeps its resident
-         * pages (moving them if it must, without copying); only the new tail faults. */
-        size_t have = 0;
-        char *small = hak_batch_take_largest(&have);
-        if (small) {
-            base = hak_os_remap(small, have, total);
-            if (base) {
-                *got = total;
-                *flags = HAK_LARGE_ONE_MAPPING;
-            } else if (hak_batch_add(small, have) != 0) {
-                /* Kept even though mremap refused it (a range the batch merged from two
-                 * kernel mappings, e.g. next to a huge-page-advised one): its pages serve
-                 * later best fits. Unmapping it instead tripled random 1-32 MiB's page
-                 * faults. */
-                hak_os_unmap(small, have);
-            }
-        }
+    if ((base = hak_batch_take(total, got)) != NULL)
+        return base;
+    if (hak_bigcache_bytes() > 0 && hak_bigcache_evict(2 * total) > 0 &&
+        (base = hak_batch_take(total, got)) != NULL)
+        return base;
+    /* Nothing large enough: grow the largest kept range. mremap keeps its resident pages
+     * (moving them if it must, without copying); only the new tail faults. */
+    size_t have = 0;
+    char *small = hak_batch_take_largest(&have);
+    if (!small)
+        return NULL;
+    if ((base = hak_os_remap(small, have, total)) != NULL) {
+        *got = total;
+        *flags = HAK_LARGE_ONE_MAPPING;
+        return base;
     }
-    return base;
+    /* Kept even though mremap refused it (a range the batch merged from two kernel
+     * mappings, e.g. next to a huge-page-advised one): its pages serve later best fits.
+     * Unmapping it instead tripled the page faults of benchmarks/vm.sh --mode random. */
+    if (hak_batch_add(small, have) != 0)
+        hak_os_unmap(small, have);
+    return NULL;
 }
 
 /* Blocks up to HOT_MAX are the ones a program can keep hot: a few of them fit in the
@@ -75,20 +72,21 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
  * address (consecutive mappings get different colours), moves the user pointer by a
  * multiple of 64 bytes (alignment up to 64 kept) into the slack the page rounding leaves
  * at the end; a mapping handed out again gets the same colour; realloc keeps a block's
- * offset. fixed2m: 6.76 -> 6.17 us per cycle (glibc 6.23); colouring every size made
- * random 7% slower (it spreads a stream over the whole cache).
+ * offset. It took fixed2m from 1.08x glibc's time per cycle to parity (benchmarks/vm.sh
+ * --mode fixed2m, before and after commit 2591a7d); colouring every size made random 7%
+ * slower (it spreads a stream over the whole cache).
  *
  * Huge pages (large.hugepages): a new mapping of 2 MiB or more is 2 MiB-aligned and
  * advised MADV_HUGEPAGE, so a block reused in a loop costs one TLB entry per 2 MiB instead
- * of 512. fixed2m: 6.06 -> 5.4-5.6 us per cycle (glibc 6.1-6.3). Asking for every size made
- * random erratic on this VM (medians of 200 and 530 us from run to run: under the default
+ * of 512: fixed2m about 0.9x glibc's time per cycle against parity without it
+ * (benchmarks/vm.sh --mode fixed2m, HAKMEM_LARGE_HUGEPAGES=1 against =0; docs/BENCHMARKS.md
+ * has the row). Asking for every size made random erratic on this VM (medians of 200 and 530 us from run to run: under the default
  * defrag=madvise a fault in an advised range may compact memory, and a huge page of fresh
  * memory is slow to fault in). The costs: a 2-4 MiB block touched sparsely holds a whole
  * 2 MiB page for each 2 MiB region it touches (khugepaged may also fill one in); the advice
  * stays with the range when it is reused, split or grown; an advised mapping never merges
  * with its neighbours (see reuse()). Under THP "never" only the alignment changes, under
- * "always" the advice adds nothing. large.hugepages=0 stops it for new mappings.
- * (Interleaved runs, medians of 5-9.) */
+ * "always" the advice adds nothing. large.hugepages=0 stops it for new mappings. */
 #define COLOURS   16
 #define HOT_MAX   ((size_t)4 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)

@@ -39,7 +39,6 @@ static int region_tried;
 static int region_full;                /* the next slot was taken by someone else */
 static int region_broken;              /* a hole the OS left: the region is not used */
 static size_t region_slots;            /* the free range found, in slots */
-static size_t region_used;             /* slots mapped at least once, from the base */
 /* Slots given back, a stack. SPARE_LIVE marks one whose decommit the kernel refused: its
  * pages were dropped but it is still read-write, so taking it needs no recommit. */
 #define SPARE_LIVE ((uint32_t)1 << 31)
@@ -79,17 +78,17 @@ static char *take_spare_locked(void) {
 }
 
 static char *take_new_locked(void) {
-    if (!hak_superslab_region_base || region_full || region_used == region_slots)
+    /* Slots mapped at least once, from the base: extent covers exactly them. */
+    size_t used = hak_superslab_region_extent / HAK_SUPERSLAB_SIZE;
+    if (!hak_superslab_region_base || region_full || used == region_slots)
         return NULL;
-    /* Slots must stay contiguous: extent covers [base, base + used * 2 MiB). */
-    char *ss = hak_os_map_at(slot_addr(region_used), HAK_SUPERSLAB_SIZE);
+    char *ss = hak_os_map_at(slot_addr(used), HAK_SUPERSLAB_SIZE);
     if (!ss) {
         if (errno == EEXIST)
             region_full = 1;
         return NULL;
     }
-    region_used++;
-    publish_extent(region_used * HAK_SUPERSLAB_SIZE);
+    publish_extent((used + 1) * HAK_SUPERSLAB_SIZE);
     return ss;
 }
 
