@@ -31,12 +31,15 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
  * sets the queued flag (same CAS) and puts the slab on its owner's ready stack, so the
  * owner finds it even when the slab is full and on no list. */
 HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
-    if (check && ((uintptr_t *)p)[1] == hak_tiny_key) {
+    /* The owner may be changing (an adoption, take_slab in tiny/heap.c): a block queued with
+     * the old owner's key gets the new one when the owner drains the queue. */
+    uintptr_t key = hak_tiny_free_key(__atomic_load_n(&s->owner, __ATOMIC_RELAXED));
+    if (check && ((uintptr_t *)p)[1] == key) {
         hak_tiny_free_suspect(p, s);
         return;
     }
     HAK_COUNT_HOT(tiny_free_ss_remote);
-    ((uintptr_t *)p)[1] = hak_tiny_key;
+    ((uintptr_t *)p)[1] = key;
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
     do {
         *(void **)p = (void *)(old & ~(uintptr_t)1);
@@ -92,7 +95,8 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
     /* Carries the key: free already, unless the program stored that value there. The owner
      * looks where a free block can be (its list, the slab's local list and remote queue:
      * only the owner drains that queue, so walking it is safe). Another thread cannot walk
-     * those; for it the 64-bit random key alone is the evidence. */
+     * those; for it the key alone is the evidence: the owner heap's address, which is
+     * hakmem's own metadata and no program's data. */
     hak_tiny_cache *t = &hak_tiny_tls;
     size_t cap = (size_t)s->capacity + 1;
     if (s->owner != t->heap ||

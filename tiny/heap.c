@@ -52,7 +52,6 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
         return NULL;
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++)
         t->room[c] = (int32_t)hak_tiny_limit[c]; /* the lists are empty at attach */
-    t->key = hak_tiny_key;
     t->heap = h;
     /* Set after t->heap: pthread_setspecific may allocate (keys >= 32), and that
      * allocation must find a heap. */
@@ -123,6 +122,9 @@ static int take_slab(hak_tiny_heap *a, hak_tiny_heap *h, hak_slab *s) {
         return 0;
     hak_tiny_partial_remove(a, s);
     s->owner = h;
+    /* Its free blocks carry the free key of their owner (tiny/tiny.h): now h's. */
+    for (void *p = s->local_free; p; p = *(void **)p)
+        ((uintptr_t *)p)[1] = hak_tiny_free_key(h);
     uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
     hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
     HAK_COUNT_HOT(tiny_refill_adopt);

@@ -48,10 +48,15 @@ void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s) {
 void hak_tiny_splice_remote(hak_slab *s, void *list) {
     if (!list)
         return;
+    /* Queued by other threads with the owner they saw, which an adoption may have changed
+     * since: every block gets the current owner's key. */
+    uintptr_t key = hak_tiny_free_key(s->owner);
     unsigned n = 1;
     void *tail = list;
+    ((uintptr_t *)tail)[1] = key;
     while (*(void **)tail) {
         tail = *(void **)tail;
+        ((uintptr_t *)tail)[1] = key;
         n++;
     }
     *(void **)tail = s->local_free;

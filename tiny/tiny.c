@@ -2,7 +2,6 @@
 #include "tiny/tiny.h"
 
 #include <stddef.h>
-#include <time.h>
 
 #include "core/components.h"
 #include "core/init.h"
@@ -14,19 +13,6 @@ _Static_assert(HAK_TINY_MAX_SIZE == HAK_SMALL_MAX, "tiny serves every small requ
 
 HAK_TLS hak_tiny_cache hak_tiny_tls;
 uint32_t hak_tiny_limit[HAK_TINY_CLASSES];
-uintptr_t hak_tiny_key;
-
-/* A key no program computes by accident: mixed from an address (ASLR) and the clock. */
-static uintptr_t make_key(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t x = (uint64_t)(uintptr_t)&hak_tiny_key ^ ((uint64_t)ts.tv_sec << 30) ^
-                 (uint64_t)ts.tv_nsec;
-    x ^= x >> 31;
-    x *= 0x9E3779B97F4A7C15ull;
-    x ^= x >> 29;
-    return (uintptr_t)(x | 1);
-}
 
 void *hak_tiny_alloc(size_t size) {
     return hak_tiny_alloc_fast(size);
@@ -62,7 +48,6 @@ size_t hak_tiny_usable_size(const void *p, void *slab) {
 
 static void tiny_init(void) {
     hak_tiny_classes_init();
-    hak_tiny_key = make_key();
 
     /* tiny.cache_bytes per class, in blocks, at least 16: a class of 8-32 KiB blocks fits
      * 2-8 in a slab, and with 4 (the old floor) every other allocation of larson's 1-32768 B

@@ -11,9 +11,13 @@
  *   - interior pointer: the offset in the 64 KiB-aligned slab must be k * block size with
  *     k below the slab's capacity, tested with one multiply and one compare (a variant of
  *     Lemire et al.'s divisibility test, tiny/slabs.c);
- *   - double free: a free block carries hak_tiny_key in its second word (set on free,
- *     cleared on allocation), the way glibc's tcache does; a block that already carries it
- *     is looked for in the lists it could be on before it is reported.
+ *   - double free: a free block carries its slab owner's heap address in its second word
+ *     (set on free, cleared on allocation), the way glibc's tcache keeps a key there; a
+ *     block that already carries it is looked for in the lists it could be on before it
+ *     is reported. Heaps are hakmem's own metadata, never handed to a program, so no
+ *     program data holds that value by accident; and the owner's free path has the
+ *     address in a register already (it compared the slab's owner with it), so the key
+ *     costs no load.
  * A suspect goes to hak_tiny_free_suspect, which confirms, reports and applies
  * core.foreign_free; tiny.checks=0 turns these reports off (a pointer into no allocated
  * slab is reported all the same: it cannot be freed). */
@@ -36,13 +40,10 @@ typedef struct hak_tiny_cache {
      * free path test the limit without loading it. Set when the heap attaches. */
     int32_t room[HAK_TINY_CLASSES];
     struct hak_tiny_heap *heap;        /* owner of this thread's slabs; NULL until first use */
-    uintptr_t key;                     /* hak_tiny_key, set when the heap attaches */
 } hak_tiny_cache;
 
 extern HAK_TLS hak_tiny_cache hak_tiny_tls;
 extern uint32_t hak_tiny_limit[HAK_TINY_CLASSES]; /* flush when a list grows past this */
-
-extern uintptr_t hak_tiny_key; /* marks free blocks (second word); copied to each cache */
 
 static inline uint32_t hak_tiny_cached(const hak_tiny_cache *t, unsigned cls) {
     return (uint32_t)((int32_t)hak_tiny_limit[cls] - t->room[cls]);
@@ -72,14 +73,20 @@ HAK_INLINE void *hak_tiny_alloc_fast(size_t size) {
     return hak_likely(p != NULL) ? p : hak_tiny_refill(size);
 }
 
+/* The double-free key of a free block of slab s: its owner heap's address. */
+static inline uintptr_t hak_tiny_free_key(const struct hak_tiny_heap *owner) {
+    return (uintptr_t)owner;
+}
+
 /* Pushes a block start on the owner's list or the slab's remote queue. With check set, a
  * block that already carries the free key goes to hak_tiny_free_suspect instead (the
  * remote path checks it there too). */
 HAK_INLINE void hak_tiny_push(void *p, hak_slab *s, int check) {
     hak_tiny_cache *t = &hak_tiny_tls;
-    if (hak_likely(s->owner == t->heap)) {
+    struct hak_tiny_heap *h = t->heap;
+    if (hak_likely(s->owner == h)) {
         unsigned cls = s->class_idx;
-        uintptr_t key = t->key;
+        uintptr_t key = hak_tiny_free_key(h);
         if (hak_unlikely(check && ((uintptr_t *)p)[1] == key)) {
             hak_tiny_free_suspect(p, s);
             return;

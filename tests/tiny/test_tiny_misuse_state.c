@@ -339,6 +339,74 @@ static int past_last_block_child(void *argp) {
     return 0;
 }
 
+/* A thread allocates blocks, frees one (p) and exits: p goes back to its slab's free list
+ * with the exiting heap's key. Freeing another of that thread's blocks makes this thread
+ * take the slabs over (tiny/heap.c, hak_tiny_adopt_abandoned); freeing p again is then an
+ * owner's double free, and it must still be caught: the adoption gives the slab's free
+ * blocks the new owner's key. */
+struct exiting_arg {
+    size_t size;
+    unsigned char *keep[8];
+    unsigned char *p;
+    int ok;
+};
+
+static void *exiting_thread(void *argp) {
+    struct exiting_arg *a = argp;
+    a->ok = 1;
+    for (int i = 0; i < 8; i++) {
+        a->keep[i] = hak_malloc(a->size);
+        a->ok &= a->keep[i] != NULL;
+        if (a->keep[i])
+            hak_fill(a->keep[i], a->size, (uint64_t)i);
+    }
+    a->p = a->keep[3];
+    a->keep[3] = NULL;
+    if (a->p)
+        hak_free(a->p);
+    return NULL;
+}
+
+static int adopted_child(void *argp) {
+    size_t size = *(const size_t *)argp;
+    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
+    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    unsigned char *mine = hak_malloc(size); /* this thread's own heap, before the other's */
+    CHILD_CHECK(mine != NULL);
+    hak_fill(mine, size, 50);
+    struct exiting_arg a = {.size = size};
+    pthread_t t;
+    CHILD_CHECK(pthread_create(&t, NULL, exiting_thread, &a) == 0);
+    CHILD_CHECK(pthread_join(t, NULL) == 0);
+    CHILD_CHECK(a.ok);
+    /* A block of p's slab when there is one (the takeover is of every slab anyway). */
+    int j = 2;
+    for (int i = 0; i < 8; i++)
+        if (a.keep[i] && ((uintptr_t)a.keep[i] >> 16) == ((uintptr_t)a.p >> 16))
+            j = i;
+    uint64_t before = hak_ctr("misuse");
+    hak_free(a.keep[j]);
+    a.keep[j] = NULL;
+    CHILD_CHECK(hak_ctr("misuse") == before);
+    hak_free(a.p);
+    printf("misuse +%llu\n", (unsigned long long)(hak_ctr("misuse") - before));
+    CHILD_CHECK(hak_ctr("misuse") == before + 1);
+
+    void *live[9];
+    size_t nlive = 0;
+    for (int i = 0; i < 8; i++)
+        if (a.keep[i])
+            live[nlive++] = a.keep[i];
+    live[nlive++] = mine;
+    CHILD_CHECK(fresh_blocks_disjoint(size, live, nlive));
+    for (int i = 0; i < 8; i++)
+        if (a.keep[i])
+            CHILD_CHECK(hak_check(a.keep[i], size, (uint64_t)i));
+    CHILD_CHECK(hak_check(mine, size, 50));
+    CHILD_CHECK(hak_ctr("misuse") == before + 1);
+    return 0;
+}
+
 static void run_child(int (*fn)(void *), void *arg, const char *label, size_t report_lines) {
     hak_proc p;
     HAK_ASSERT_EQ(hak_fork_run(fn, arg, 0, 60, &p), 0);
@@ -381,6 +449,15 @@ HAK_TEST(TinyMisuseState, DoubleFreeByOtherThreadLeavesListsSound) {
 
 HAK_TEST(TinyMisuseState, FreeByOwnerThenOtherThreadLeavesListsSound) {
     double_free_cases(DOUBLE_FREE_OWNER_REMOTE, "free by the owner, again by another thread");
+}
+
+HAK_TEST(TinyMisuseState, DoubleFreeAfterAdoptionLeavesListsSound) {
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char label[96];
+        snprintf(label, sizeof label, "double free after the slab was adopted, %zu bytes",
+                 sizes[i]);
+        run_child(adopted_child, (void *)&sizes[i], label, 1);
+    }
 }
 
 HAK_TEST(TinyMisuseState, InteriorPointerLeavesBlockIntact) {
