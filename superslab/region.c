@@ -1,25 +1,28 @@
 /* The SuperSlab region: SuperSlabs placed one after another from one 2 MiB-aligned base,
  * so that "p is in a SuperSlab" is p - base < extent (a subtract and a compare against two
- * globals) and the small free path then computes the slab descriptor from p
- * (hak_superslab_slab_of). Through the slab map the same answer costs two dependent loads
- * more, and the descriptor's loads wait for them.
+ * globals), and a table in front of the region holds the descriptors of its slabs, one per
+ * 64 KiB at a 256-byte stride, so that the small free path computes p's descriptor with a
+ * shift, a mask and an add (hak_superslab_slab_of). Through the slab map the same answer
+ * costs two dependent loads more, and the descriptor's loads wait for them.
  *
  * Nothing is reserved ahead. At the first SuperSlab a free range of 16 GiB (else 2 GiB,
- * else 256 MiB) is looked for (mapped and unmapped at once) and its start becomes the base; each new SuperSlab is then
- * mapped at the next slot with MAP_FIXED_NOREPLACE, and extent grows over it. The kernel
- * places other mappings from the top of free gaps down and the region grows up from the
- * bottom; should one of them take the next slot anyway, the region simply stops growing.
- * So the region costs no address space beyond what it holds and an RLIMIT_AS limit bounds
- * it like any mapping. SuperSlabs that do not fit in it are mapped on their own, and
+ * else 256 MiB) plus 1/256 of that for the table is looked for (mapped and unmapped at
+ * once); the table starts there and the base follows it. Each new SuperSlab is then mapped
+ * at the next slot with MAP_FIXED_NOREPLACE, and so is its 8 KiB of the table, and extent
+ * grows over it. The kernel places other mappings from the top of free gaps down and the
+ * region grows up from the bottom; should one of them take the next slot (or its part of
+ * the table) anyway, the region simply stops growing. So the region costs no address space
+ * beyond what it holds and an RLIMIT_AS limit bounds it like any mapping. SuperSlabs that
+ * do not fit in it are mapped on their own, keep their descriptors in their slab 0, and
  * their blocks are found through the slab map, as before.
  *
- * Everything inside [base, base + extent) stays ours for the life of the process. A
- * SuperSlab given back is decommitted: slabs 1..31 become an inaccessible unbacked
- * mapping (pages and commit charge back to the OS) and slab 0, the descriptors, loses its
- * pages but stays readable (as zeros), so a stale pointer into it reaches a zero
- * descriptor, fails the free path's block-start check and is reported. Its slot serves the
- * next SuperSlab. If the OS ever left a hole it could not fill again (a failed MAP_FIXED
- * on an older kernel), extent drops to 0 and every free goes through the slab map. */
+ * Everything inside [base, base + extent) and its table stays ours for the life of the
+ * process. A SuperSlab given back is decommitted (an inaccessible unbacked mapping: pages
+ * and commit charge back to the OS) while its descriptors stay readable in the table, dead
+ * (div_lim 0): a stale pointer into it fails the free path's block-start check and is
+ * reported, and never touches the SuperSlab. Its slot serves the next SuperSlab. If the OS
+ * ever left a hole it could not fill again (a failed MAP_FIXED on an older kernel), extent
+ * drops to 0 and every free goes through the slab map. */
 #include <errno.h>
 #include <stdint.h>
 
@@ -31,8 +34,12 @@
 #define REGION_MAX   ((size_t)16 << 30)
 #define REGION_SLOTS (REGION_MAX / HAK_SUPERSLAB_SIZE)
 
+#define SLOT_DESC_BYTES ((size_t)HAK_SLABS_PER_SS << HAK_SLAB_DESC_SHIFT) /* 8 KiB */
+
 uintptr_t hak_superslab_region_base;
 uintptr_t hak_superslab_region_extent; /* 0: no region, every test fails */
+uintptr_t hak_superslab_region_descs;  /* table - (base >> 8) */
+static char *desc_table;
 
 static hak_lock region_lock = HAK_LOCK_INIT;
 static int region_tried;
@@ -57,21 +64,27 @@ static void find_base_locked(void) {
     region_tried = 1;
     /* Smaller ranges when 16 GiB is not to be had (an RLIMIT_AS below it, valgrind). */
     for (size_t size = REGION_MAX; size >= ((size_t)128 << 20); size /= 8) {
-        void *base = hak_os_find_free(size, HAK_SUPERSLAB_SIZE);
-        if (base) {
-            region_slots = size / HAK_SUPERSLAB_SIZE;
-            __atomic_store_n(&hak_superslab_region_base, (uintptr_t)base, __ATOMIC_RELEASE);
+        size_t slots = size / HAK_SUPERSLAB_SIZE;
+        /* The table, rounded up so the base stays 2 MiB-aligned. */
+        size_t table = (slots * SLOT_DESC_BYTES + HAK_SUPERSLAB_SIZE - 1) &
+                       ~(HAK_SUPERSLAB_SIZE - 1);
+        char *start = hak_os_find_free(table + size, HAK_SUPERSLAB_SIZE);
+        if (start) {
+            uintptr_t base = (uintptr_t)start + table;
+            region_slots = slots;
+            desc_table = start;
+            hak_superslab_region_descs = (uintptr_t)start - (base >> HAK_SLAB_DESC_SHIFT);
+            __atomic_store_n(&hak_superslab_region_base, base, __ATOMIC_RELEASE);
             return;
         }
     }
 }
 
-/* A spare slot made usable again: its slabs 1..31 read-write (slab 0 always is). */
+/* A spare slot made usable again (read-write; its descriptors never stopped being). */
 static char *take_spare_locked(void) {
     uint32_t entry = spare[spare_count - 1];
     char *ss = slot_addr(entry & ~SPARE_LIVE);
-    if (!(entry & SPARE_LIVE) &&
-        hak_os_recommit(ss + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE) != 0)
+    if (!(entry & SPARE_LIVE) && hak_os_recommit(ss, HAK_SUPERSLAB_SIZE) != 0)
         return NULL;
     spare_count--;
     return ss;
@@ -82,10 +95,14 @@ static char *take_new_locked(void) {
     size_t used = hak_superslab_region_extent / HAK_SUPERSLAB_SIZE;
     if (!hak_superslab_region_base || region_full || used == region_slots)
         return NULL;
-    char *ss = hak_os_map_at(slot_addr(used), HAK_SUPERSLAB_SIZE);
+    /* Its descriptors first: a free may read them as soon as extent covers the slot. */
+    char *descs = hak_os_map_at(desc_table + used * SLOT_DESC_BYTES, SLOT_DESC_BYTES);
+    char *ss = descs ? hak_os_map_at(slot_addr(used), HAK_SUPERSLAB_SIZE) : NULL;
     if (!ss) {
         if (errno == EEXIST)
             region_full = 1;
+        if (descs)
+            hak_os_unmap(descs, SLOT_DESC_BYTES);
         return NULL;
     }
     publish_extent((used + 1) * HAK_SUPERSLAB_SIZE);
@@ -108,11 +125,10 @@ void *hak_superslab_region_take(void) {
 
 void hak_superslab_region_give_back(void *ss) {
     char *p = ss;
-    /* The descriptors first (zeros from now on), then the slabs' pages and commit charge. */
-    hak_os_reclaim(p, HAK_SLAB_SIZE, 1);
-    int r = hak_os_decommit(p + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE);
+    /* Its descriptors in the table are all dead already (each slab was released). */
+    int r = hak_os_decommit(p, HAK_SUPERSLAB_SIZE);
     if (r == -1)
-        hak_os_reclaim(p + HAK_SLAB_SIZE, HAK_SUPERSLAB_SIZE - HAK_SLAB_SIZE, 1);
+        hak_os_reclaim(p, HAK_SUPERSLAB_SIZE, 1);
     hak_lock_acquire(&region_lock);
     if (r == -2) {
         /* Lost addresses inside the region: no pointer test may trust it any more. Its

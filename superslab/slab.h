@@ -3,8 +3,8 @@
  *
  * Two providers behind one interface, chosen once at init by tiny.use_superslab:
  *  - SuperSlabs (default): 2 MiB-aligned regions cut into 32 slabs of 64 KiB; slab 0 holds
- *    the descriptors, slabs 1..31 hold blocks. Slab of a pointer: mask + index
- *    (hak_superslab_slab_of).
+ *    the SuperSlab header, slabs 1..31 hold blocks. In the SuperSlab region, the descriptor
+ *    of a pointer's slab is a shift, a mask and an add away (hak_superslab_slab_of).
  *  - pages: every slab is its own 64 KiB-aligned mapping (HAKMEM_TINY_USE_SUPERSLAB=0).
  * Provider calls are slow-path only (a lock). */
 #ifndef HAKMEM_SUPERSLAB_SLAB_H
@@ -21,7 +21,7 @@
 #define HAK_SUPERSLAB_SHIFT   21
 #define HAK_SUPERSLAB_SIZE    ((size_t)1 << HAK_SUPERSLAB_SHIFT)
 #define HAK_SLABS_PER_SS      (HAK_SUPERSLAB_SIZE / HAK_SLAB_SIZE)
-#define HAK_SLAB_DESC_SHIFT   8  /* a SuperSlab keeps descriptor i at offset i << 8 */
+#define HAK_SLAB_DESC_SHIFT   8  /* descriptors lie at a 256-byte stride */
 
 struct hak_tiny_heap;
 struct hak_superslab;
@@ -58,22 +58,26 @@ typedef struct hak_slab {
 
 _Static_assert(sizeof(hak_slab) <= ((size_t)1 << HAK_SLAB_DESC_SHIFT), "descriptor stride");
 
-/* The descriptor a SuperSlab keeps for p's slab, computed from p alone: meaningful only when
- * p lies in a SuperSlab (the region or the slab map says whether it does). A free slab's
- * descriptor has div_lim 0, and descriptor 0 (slab 0 holds the descriptors) stays zero:
- * both fail every block-start check. */
-static inline hak_slab *hak_superslab_slab_of(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    uintptr_t index_bits = (uintptr_t)(HAK_SLABS_PER_SS - 1) << HAK_SLAB_DESC_SHIFT;
-    return (hak_slab *)((a & ~(HAK_SUPERSLAB_SIZE - 1)) |
-                        ((a >> (HAK_SLAB_SHIFT - HAK_SLAB_DESC_SHIFT)) & index_bits));
-}
-
 /* SuperSlabs are placed one after another from one base when they can be
  * (superslab/region.c): a pointer is in one of them when p - base < extent, and extent is 0
- * until the first one (and if the region is ever given up), so nothing matches then. */
+ * until the first one (and if the region is ever given up), so nothing matches then. The
+ * region keeps the descriptors of its slabs in a table, one per 64 KiB at a 256-byte
+ * stride; descs is the table's address minus base >> 8 (see hak_superslab_slab_of). */
 extern HAK_HIDDEN uintptr_t hak_superslab_region_base;
 extern HAK_HIDDEN uintptr_t hak_superslab_region_extent;
+extern HAK_HIDDEN uintptr_t hak_superslab_region_descs;
+
+/* The descriptor of p's slab, computed from p alone: meaningful only when p lies in the
+ * region (hak_superslab_region_has). With base 2 MiB-aligned,
+ *     table + ((p - base) >> 16) * 256 == descs + ((p >> 8) rounded down to 256),
+ * a shift, a mask and an add. Every descriptor of the region is readable: that of a free
+ * slab has div_lim 0, that of slab 0 (the SuperSlab header) stays zero, and both fail every
+ * block-start check. */
+static inline hak_slab *hak_superslab_slab_of(const void *p) {
+    uintptr_t a = (uintptr_t)p >> (HAK_SLAB_SHIFT - HAK_SLAB_DESC_SHIFT);
+    uintptr_t stride = (uintptr_t)1 << HAK_SLAB_DESC_SHIFT;
+    return (hak_slab *)(hak_superslab_region_descs + (a & ~(stride - 1)));
+}
 
 static inline int hak_superslab_region_has(const void *p) {
     /* Plain reads, so the compare takes them as memory operands: both only grow (extent

@@ -1,8 +1,8 @@
-/* SuperSlabs: 2 MiB-aligned regions of 32 slabs of 64 KiB. Slab 0 holds the 32 descriptors
- * and the SuperSlab header (only its first three pages are ever touched); slabs 1..31 are
- * handed out. A slab's descriptor is found by mask and index, at a 256-byte stride so the
- * free path computes it in a few instructions (hak_superslab_slab_of):
- *     ss = p & ~(2 MiB - 1), slab = ss + ((p >> 16) & 31) * 256.
+/* SuperSlabs: 2 MiB-aligned regions of 32 slabs of 64 KiB. Slab 0 holds the SuperSlab
+ * header (only its first page is touched, three outside the region); slabs 1..31 are
+ * handed out. The 32 descriptors of a SuperSlab in the region (superslab/region.c) lie in
+ * the region's descriptor table, where the free path computes a slab's from p alone
+ * (hak_superslab_slab_of); a SuperSlab mapped on its own keeps them in its header.
  *
  * A released slab stays dirty (its pages resident), and an acquire takes a dirty slab
  * before any other, so reusing costs no page fault. A slab left dirty for
@@ -39,16 +39,16 @@ typedef union hak_slab_desc {
 } hak_slab_desc;
 
 typedef struct hak_superslab {
-    hak_slab_desc desc[HAK_SLABS_PER_SS]; /* first: hak_superslab_slab_of relies on it */
+    hak_slab_desc *desc;               /* its 32: in the region's table, else own_desc */
     struct hak_superslab *next, *prev; /* provider's list of SuperSlabs with a free slab */
     uint32_t free_mask;                /* bit i: slab i is free */
     uint32_t dirty_mask;               /* bit i: slab i is free and its pages resident */
     uint32_t in_avail;
     uint32_t dirty_ms[HAK_SLABS_PER_SS]; /* when slab i became dirty (now_ms) */
+    hak_slab_desc own_desc[HAK_SLABS_PER_SS]; /* a SuperSlab outside the region */
 } hak_superslab;
 
-_Static_assert(sizeof(hak_superslab) <= HAK_SLAB_SIZE, "descriptors must fit in slab 0");
-_Static_assert(offsetof(hak_superslab, desc) == 0, "descriptor i at i << HAK_SLAB_DESC_SHIFT");
+_Static_assert(sizeof(hak_superslab) <= HAK_SLAB_SIZE, "the header must fit in slab 0");
 
 static hak_lock ss_lock = HAK_LOCK_INIT;
 static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
@@ -78,12 +78,17 @@ static void avail_remove(hak_superslab *ss) {
 
 static hak_superslab *superslab_new(void) {
     hak_superslab *ss = hak_superslab_region_take();
-    if (ss)
-        memset(ss, 0, sizeof *ss); /* a reused slot reads zero unless DONTNEED was refused */
-    else
+    if (ss) {
+        /* A reused slot reads zero unless its decommit was refused. own_desc stays
+         * untouched: the descriptors are the table's. */
+        memset(ss, 0, offsetof(hak_superslab, own_desc));
+        ss->desc = (hak_slab_desc *)hak_superslab_slab_of(ss);
+    } else {
         ss = hak_os_map_placed(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
-    if (!ss)
-        return NULL;
+        if (!ss)
+            return NULL;
+        ss->desc = ss->own_desc;
+    }
     ss->free_mask = SS_ALL_FREE;
     HAK_COUNT(superslab_new);
     return ss;
