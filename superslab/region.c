@@ -38,8 +38,7 @@
 
 uintptr_t hak_superslab_region_base;
 uintptr_t hak_superslab_region_extent; /* 0: no region, every test fails */
-uintptr_t hak_superslab_region_descs;  /* table - (base >> 8) */
-static char *desc_table;
+uintptr_t hak_superslab_region_descs;  /* the descriptor table, just below the base */
 
 static hak_lock region_lock = HAK_LOCK_INIT;
 static int region_tried;
@@ -72,8 +71,7 @@ static void find_base_locked(void) {
         if (start) {
             uintptr_t base = (uintptr_t)start + table;
             region_slots = slots;
-            desc_table = start;
-            hak_superslab_region_descs = (uintptr_t)start - (base >> HAK_SLAB_DESC_SHIFT);
+            hak_superslab_region_descs = (uintptr_t)start;
             __atomic_store_n(&hak_superslab_region_base, base, __ATOMIC_RELEASE);
             return;
         }
@@ -96,7 +94,8 @@ static char *take_new_locked(void) {
     if (!hak_superslab_region_base || region_full || used == region_slots)
         return NULL;
     /* Its descriptors first: a free may read them as soon as extent covers the slot. */
-    char *descs = hak_os_map_at(desc_table + used * SLOT_DESC_BYTES, SLOT_DESC_BYTES);
+    char *descs = hak_os_map_at((char *)hak_superslab_region_descs + used * SLOT_DESC_BYTES,
+                                SLOT_DESC_BYTES);
     char *ss = descs ? hak_os_map_at(slot_addr(used), HAK_SUPERSLAB_SIZE) : NULL;
     if (!ss) {
         if (errno == EEXIST)

@@ -62,21 +62,22 @@ _Static_assert(sizeof(hak_slab) <= ((size_t)1 << HAK_SLAB_DESC_SHIFT), "descript
  * (superslab/region.c): a pointer is in one of them when p - base < extent, and extent is 0
  * until the first one (and if the region is ever given up), so nothing matches then. The
  * region keeps the descriptors of its slabs in a table, one per 64 KiB at a 256-byte
- * stride; descs is the table's address minus base >> 8 (see hak_superslab_slab_of). */
+ * stride (hak_superslab_slab_of). */
 extern HAK_HIDDEN uintptr_t hak_superslab_region_base;
 extern HAK_HIDDEN uintptr_t hak_superslab_region_extent;
-extern HAK_HIDDEN uintptr_t hak_superslab_region_descs;
+extern HAK_HIDDEN uintptr_t hak_superslab_region_descs; /* the table */
 
 /* The descriptor of p's slab, computed from p alone: meaningful only when p lies in the
- * region (hak_superslab_region_has). With base 2 MiB-aligned,
- *     table + ((p - base) >> 16) * 256 == descs + ((p >> 8) rounded down to 256),
- * a shift, a mask and an add. Every descriptor of the region is readable: that of a free
- * slab has div_lim 0, that of slab 0 (the SuperSlab header) stays zero, and both fail every
- * block-start check. */
+ * region (hak_superslab_region_has). It is table + ((p - base) >> 16) * 256, computed as
+ * ((p - base) >> 8) with the low 8 bits cleared: a shift, a mask and an add, after the
+ * subtraction the region test made already (the compiler shares it). Every descriptor of
+ * the region is readable: that of a free slab has div_lim 0, that of slab 0 (the
+ * SuperSlab header) stays zero, and both fail every block-start check. */
 static inline hak_slab *hak_superslab_slab_of(const void *p) {
-    uintptr_t a = (uintptr_t)p >> (HAK_SLAB_SHIFT - HAK_SLAB_DESC_SHIFT);
+    uintptr_t offset = (uintptr_t)p - hak_superslab_region_base;
     uintptr_t stride = (uintptr_t)1 << HAK_SLAB_DESC_SHIFT;
-    return (hak_slab *)(hak_superslab_region_descs + (a & ~(stride - 1)));
+    return (hak_slab *)(hak_superslab_region_descs +
+                        ((offset >> (HAK_SLAB_SHIFT - HAK_SLAB_DESC_SHIFT)) & ~(stride - 1)));
 }
 
 static inline int hak_superslab_region_has(const void *p) {
