@@ -8,13 +8,13 @@
  * Nothing is reserved ahead. At the first SuperSlab a free range of 16 GiB (else 2 GiB,
  * else 256 MiB) plus 1/256 of that for the table is looked for (mapped and unmapped at
  * once); the table starts there and the base follows it. Each new SuperSlab is then mapped
- * at the next slot with MAP_FIXED_NOREPLACE, and so is its 8 KiB of the table, and extent
- * grows over it. The kernel places other mappings from the top of free gaps down and the
- * region grows up from the bottom; should one of them take the next slot (or its part of
- * the table) anyway, the region simply stops growing. So the region costs no address space
- * beyond what it holds and an RLIMIT_AS limit bounds it like any mapping. SuperSlabs that
- * do not fit in it are mapped on their own, keep their descriptors in their slab 0, and
- * their blocks are found through the slab map, as before.
+ * at the next slot with MAP_FIXED_NOREPLACE, and so is the table as far as its 8 KiB (in
+ * whole pages), and extent grows over it. The kernel places other mappings from the top of
+ * free gaps down and the region grows up from the bottom; should one of them take the next
+ * slot (or its part of the table) anyway, the region simply stops growing. So the region
+ * costs no address space beyond what it holds and an RLIMIT_AS limit bounds it like any
+ * mapping. SuperSlabs that do not fit in it are mapped on their own, keep their descriptors
+ * in their slab 0, and their blocks are found through the slab map, as before.
  *
  * Everything inside [base, base + extent) and its table stays ours for the life of the
  * process. A SuperSlab given back is decommitted (an inaccessible unbacked mapping: pages
@@ -39,6 +39,7 @@
 uintptr_t hak_superslab_region_base;
 uintptr_t hak_superslab_region_extent; /* 0: no region, every test fails */
 uintptr_t hak_superslab_region_descs;  /* the descriptor table, just below the base */
+static size_t descs_mapped;            /* bytes of the table mapped, from its start */
 
 static hak_lock region_lock = HAK_LOCK_INIT;
 static int region_tried;
@@ -88,21 +89,36 @@ static char *take_spare_locked(void) {
     return ss;
 }
 
+/* Maps the table far enough for `slots` slots, in whole pages (a slot's 8 KiB may be part
+ * of a page: pages of 16 or 64 KiB). 1 on success. */
+static int map_descs_locked(size_t slots) {
+    size_t need = slots * SLOT_DESC_BYTES;
+    if (need <= descs_mapped)
+        return 1;
+    size_t page = hak_os_page_size();
+    size_t size = (need - descs_mapped + page - 1) & ~(page - 1);
+    if (!hak_os_map_at((char *)hak_superslab_region_descs + descs_mapped, size)) {
+        if (errno == EEXIST)
+            region_full = 1;
+        return 0;
+    }
+    descs_mapped += size;
+    return 1;
+}
+
 static char *take_new_locked(void) {
     /* Slots mapped at least once, from the base: extent covers exactly them. */
     size_t used = hak_superslab_region_extent / HAK_SUPERSLAB_SIZE;
     if (!hak_superslab_region_base || region_full || used == region_slots)
         return NULL;
     /* Its descriptors first: a free may read them as soon as extent covers the slot. */
-    char *descs = hak_os_map_at((char *)hak_superslab_region_descs + used * SLOT_DESC_BYTES,
-                                SLOT_DESC_BYTES);
-    char *ss = descs ? hak_os_map_at(slot_addr(used), HAK_SUPERSLAB_SIZE) : NULL;
+    if (!map_descs_locked(used + 1))
+        return NULL;
+    char *ss = hak_os_map_at(slot_addr(used), HAK_SUPERSLAB_SIZE);
     if (!ss) {
         if (errno == EEXIST)
             region_full = 1;
-        if (descs)
-            hak_os_unmap(descs, SLOT_DESC_BYTES);
-        return NULL;
+        return NULL; /* the table part stays mapped, for the next try */
     }
     publish_extent((used + 1) * HAK_SUPERSLAB_SIZE);
     return ss;
