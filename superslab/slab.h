@@ -32,7 +32,7 @@ typedef struct hak_slab {
     char *start;               /* first block (the slab's first byte) */
     struct hak_tiny_heap *owner; /* changes only when a thread adopts the slab (tiny/heap.c) */
     /* Block-start test in one multiply: offset * div_mul < div_lim exactly when offset is
-     * k * block_size with k < capacity (tiny/slabs.c explains); div_lim 0 fails all. */
+     * k * block_size with k < carved (tiny/slabs.c explains); div_lim 0 fails all. */
     uint64_t div_mul;
     uint64_t div_lim;
     uint32_t block_size;

@@ -31,20 +31,25 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
  * sets the queued flag (same CAS) and puts the slab on its owner's ready stack, so the
  * owner finds it even when the slab is full and on no list. */
 HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
-    /* The owner may be changing (an adoption, take_slab in tiny/heap.c): a block queued with
-     * the old owner's key gets the new one when the owner drains the queue. */
-    uintptr_t key = hak_tiny_free_key(__atomic_load_n(&s->owner, __ATOMIC_RELAXED));
-    if (check && ((uintptr_t *)p)[1] == key) {
-        hak_tiny_free_suspect(p, s);
-        return;
-    }
-    HAK_COUNT_HOT(tiny_free_ss_remote);
-    ((uintptr_t *)p)[1] = key;
-    uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
+    uintptr_t word = ((uintptr_t *)p)[1];
+    /* The key is the owner's (tiny/tiny.h), and an adoption may be changing the owner
+     * (take_slab in tiny/heap.c: it sets the queued flag, stores the new owner, then
+     * empties the queue). So the owner is read after each load of the queue word
+     * (acquire): a push that lands after the adoption emptied the queue has read the new
+     * owner, and one that lands before is in the list the adopter takes and rewrites. */
+    uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_acquire);
     do {
+        uintptr_t key = hak_tiny_free_key(__atomic_load_n(&s->owner, __ATOMIC_RELAXED));
+        if (check && word == key) {
+            ((uintptr_t *)p)[1] = word; /* as the program left it */
+            hak_tiny_free_suspect(p, s);
+            return;
+        }
+        ((uintptr_t *)p)[1] = key;
         *(void **)p = (void *)(old & ~(uintptr_t)1);
     } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old, (uintptr_t)p | 1,
-                                                    memory_order_acq_rel, memory_order_relaxed));
+                                                    memory_order_acq_rel, memory_order_acquire));
+    HAK_COUNT_HOT(tiny_free_ss_remote);
     if (old != 0)
         return; /* already queued */
     hak_tiny_heap *h = s->owner; /* read after our CAS: sees an adopter's store (acq_rel) */

@@ -112,18 +112,19 @@ static void heap_abandon(void *arg) {
 #define ADOPT_SCAN 8 /* abandoned heaps looked at per attempt */
 
 /* Takes slab s from abandoned heap a for heap h (the calling thread's). Setting the queued
- * flag first (CAS 0 -> 1) makes every cross-thread free skip the notification, so nobody
- * reads the owner while it changes; then the flag is cleared again, taking the blocks that
- * arrived meanwhile, and from then on frees queue s on h. A slab already queued on a is
- * left to a. */
+ * flag first (CAS 0 -> 1) makes every cross-thread free skip the notification, so none of
+ * them reads the owner to notify it while it changes; then the flag is cleared again,
+ * taking the blocks that arrived meanwhile, and from then on frees queue s on h. A slab
+ * already queued on a is left to a. Free blocks carry their owner's key (tiny/tiny.h):
+ * those on the slab's list and those taken off the queue get h's. */
 static int take_slab(hak_tiny_heap *a, hak_tiny_heap *h, hak_slab *s) {
     uintptr_t expected = 0;
     if (!atomic_compare_exchange_strong(&s->remote_free, &expected, 1))
         return 0;
     hak_tiny_partial_remove(a, s);
-    s->owner = h;
-    /* Its free blocks carry the free key of their owner (tiny/tiny.h): now h's. */
-    for (void *p = s->local_free; p; p = *(void **)p)
+    __atomic_store_n(&s->owner, h, __ATOMIC_RELAXED); /* published by the exchange below */
+    void *p = s->local_free;
+    for (unsigned i = 0; p && i < s->local_count; i++, p = *(void **)p)
         ((uintptr_t *)p)[1] = hak_tiny_free_key(h);
     uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
     hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));

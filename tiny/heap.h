@@ -32,6 +32,8 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
 
 /* Slab bookkeeping shared by refill, flush and thread exit (tiny/slabs.c). */
 void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls);
+/* The block-start check accepts the slab's blocks up to s->carved (after a carve). */
+void hak_tiny_slab_accept_carved(hak_slab *s);
 int  hak_tiny_drain_remote(hak_slab *s);
 /* Appends a list taken off the remote queue to the local list (NULL: nothing). */
 void hak_tiny_splice_remote(hak_slab *s, void *list);

@@ -41,7 +41,11 @@ static int take_local(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
 }
 
 /* Stage 3: links never-used blocks: a batch, but no more than a page's worth (at least 4),
- * so that a class used for a few blocks does not fault in pages it will not use. */
+ * so that a class used for a few blocks does not fault in pages it will not use. Carved
+ * blocks are free blocks like any other: each gets the owner's free key (word 1 may hold
+ * another heap's key from the slab's previous life), and the block-start check accepts
+ * them from now on (div_lim covers the carved blocks only: a stale pointer to a block not
+ * carved yet fails the check and is reported, never pushed). */
 static int carve(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
     uint32_t left = (uint32_t)s->capacity - s->carved;
     if (left == 0)
@@ -55,13 +59,18 @@ static int carve(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
     if (n > left)
         n = left;
     uint32_t bs = s->block_size;
+    uintptr_t key = hak_tiny_free_key(s->owner);
     char *first = s->start + (size_t)s->carved * bs;
     char *p = first;
-    for (uint32_t i = 1; i < n; i++, p += bs)
-        *(void **)p = p + bs;
-    *(void **)p = NULL;
+    for (uint32_t i = 1; i < n; i++, p += bs) {
+        ((void **)p)[0] = p + bs;
+        ((uintptr_t *)p)[1] = key;
+    }
+    ((void **)p)[0] = NULL;
+    ((uintptr_t *)p)[1] = key;
     s->carved = (uint16_t)(s->carved + n);
     s->used = (uint16_t)(s->used + n);
+    hak_tiny_slab_accept_carved(s);
     t->head[cls] = first;
     t->room[cls] = (int32_t)(hak_tiny_limit[cls] - n);
     return 1;

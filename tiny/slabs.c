@@ -13,12 +13,20 @@ void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
     s->block_size = bs;
     s->capacity = (uint16_t)(HAK_SLAB_SIZE / bs);
     /* M = floor((2^64 - 1) / bs) + 2, so bs * M = 2^64 + e with bs < e <= 2 bs. Modulo 2^64,
-     * (k bs + r) M = k e + r M: for r = 0 it is k e, below capacity * e exactly when
-     * k < capacity; for 0 < r < bs it is at least M (about 2^64 / bs, far above capacity * e,
-     * and k e + r M cannot wrap since offsets stay below 2^16). So one multiply and one
-     * compare reject an interior pointer and a pointer past the last block alike. */
+     * (k bs + r) M = k e + r M: for r = 0 it is k e, below n * e exactly when k < n; for
+     * 0 < r < bs it is at least M (about 2^64 / bs, far above n * e, and k e + r M cannot
+     * wrap since offsets stay below 2^16). So one multiply and one compare against
+     * div_lim = n * e reject an interior pointer and a pointer past block n - 1 alike; n is
+     * the number of blocks carved so far (hak_tiny_slab_accept_carved), 0 until the first
+     * carve. */
     s->div_mul = UINT64_MAX / bs + 2;
-    s->div_lim = (uint64_t)s->capacity * (s->div_mul * bs); /* capacity * e */
+    s->div_lim = 0;
+}
+
+void hak_tiny_slab_accept_carved(hak_slab *s) {
+    /* A plain store read by other threads' frees: a block reaches another thread only
+     * through the program, after the carve that made it. */
+    s->div_lim = (uint64_t)s->carved * (s->div_mul * s->block_size); /* carved * e */
 }
 
 void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s) {

@@ -9,15 +9,18 @@
  *
  * Misuse checks on every free, before anything is written (about 8 instructions):
  *   - interior pointer: the offset in the 64 KiB-aligned slab must be k * block size with
- *     k below the slab's capacity, tested with one multiply and one compare (a variant of
- *     Lemire et al.'s divisibility test, tiny/slabs.c);
+ *     k below the number of blocks carved so far, tested with one multiply and one compare
+ *     (a variant of Lemire et al.'s divisibility test, tiny/slabs.c);
  *   - double free: a free block carries its slab owner's heap address in its second word
- *     (set on free, cleared on allocation), the way glibc's tcache keeps a key there; a
- *     block that already carries it is looked for in the lists it could be on before it
- *     is reported. Heaps are hakmem's own metadata, never handed to a program, so no
- *     program data holds that value by accident; and the owner's free path has the
- *     address in a register already (it compared the slab's owner with it), so the key
- *     costs no load.
+ *     (set on free and when carved, cleared on allocation), the way glibc's tcache keeps a
+ *     key there; a block that already carries it is looked for in the lists it could be on
+ *     before it is reported. The owner's free path has that address in a register already
+ *     (it compared the slab's owner with it), so the key costs no load; a slab that changes
+ *     owner gets its free blocks' keys rewritten (tiny/heap.c, tiny/slabs.c). Heaps are
+ *     hakmem's own metadata, never handed to a program, so no program data holds that value
+ *     by accident. The price: a program that reads a freed block learns where a heap lies,
+ *     as it learns block addresses from the free-list link beside it (glibc's tcache moved
+ *     to a random key to hide its metadata; hakmem does not claim that hardening).
  * A suspect goes to hak_tiny_free_suspect, which confirms, reports and applies
  * core.foreign_free; tiny.checks=0 turns these reports off (a pointer into no allocated
  * slab is reported all the same: it cannot be freed). */

@@ -407,6 +407,84 @@ static int adopted_child(void *argp) {
     return 0;
 }
 
+/* A slab another heap used and gave back, reused by this thread: pointers from its previous
+ * life are stale. Freeing one that this thread's carve has put on its list (free, not yet
+ * handed out) is a double free; freeing one past what was carved frees a block never
+ * allocated. Both must be reported: the old owner's key in word 1 proves nothing to the new
+ * owner, so carving rewrites the key and the block-start check stops at the carved blocks. */
+#define STALE_SIZE   2600 /* a class (3 KiB blocks, 21 a slab) nothing else here uses */
+#define STALE_BLOCKS 63   /* three slabs' worth */
+
+struct stale_arg {
+    void *old[STALE_BLOCKS];
+    int ok;
+};
+
+static void *give_back_thread(void *argp) {
+    struct stale_arg *a = argp;
+    a->ok = 1;
+    for (int i = 0; i < STALE_BLOCKS; i++)
+        a->ok &= (a->old[i] = hak_malloc(STALE_SIZE)) != NULL;
+    for (int i = 0; i < STALE_BLOCKS; i++)
+        hak_free(a->old[i]);
+    return NULL; /* exits: its empty slabs go back to the provider */
+}
+
+static int was_old(const struct stale_arg *a, const void *p) {
+    for (int i = 0; i < STALE_BLOCKS; i++)
+        if (a->old[i] == p)
+            return 1;
+    return 0;
+}
+
+static int stale_child(void *argp) {
+    int past_carved = *(const int *)argp;
+    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
+    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    CHILD_CHECK(hak_config_set("tiny.purge_delay_ms", "-1") == 0); /* slabs stay dirty */
+    unsigned char *mine = hak_malloc(64); /* this thread's own heap first */
+    CHILD_CHECK(mine != NULL);
+    struct stale_arg a;
+    pthread_t t;
+    CHILD_CHECK(pthread_create(&t, NULL, give_back_thread, &a) == 0);
+    CHILD_CHECK(pthread_join(t, NULL) == 0);
+    CHILD_CHECK(a.ok);
+    /* Allocate until a block comes from one of those slabs (the provider hands out dirty
+     * slabs first); q is the first block of such a slab, carved by this thread. */
+    enum { TRIES = 400 };
+    void **got = malloc(TRIES * sizeof *got);
+    CHILD_CHECK(got != NULL);
+    size_t n = 0;
+    unsigned char *q = NULL;
+    while (n < TRIES && !q) {
+        got[n] = hak_malloc(STALE_SIZE);
+        CHILD_CHECK(got[n] != NULL);
+        if (was_old(&a, got[n]) && ((uintptr_t)got[n] & 0xffff) == 0)
+            q = got[n];
+        n++;
+    }
+    if (!q) {
+        printf("no slab of the exited thread came back (provider order changed?)\n");
+        return 3;
+    }
+    size_t bs = hak_usable_size(q);
+    /* A carve batch is at least 4 blocks: q + bs is carved and on this thread's list. The
+     * 16th block of the slab was not carved (a batch of 3 KiB blocks is 4). */
+    unsigned char *stale = past_carved ? q + 16 * bs : q + bs;
+    CHILD_CHECK(was_old(&a, stale));
+    uint64_t before = hak_ctr("misuse");
+    hak_free(stale);
+    printf("misuse +%llu\n", (unsigned long long)(hak_ctr("misuse") - before));
+    CHILD_CHECK(hak_ctr("misuse") == before + 1);
+    for (size_t i = 0; i < n; i++)
+        hak_fill(got[i], STALE_SIZE, i);
+    CHILD_CHECK(fresh_blocks_disjoint(STALE_SIZE, got, n));
+    for (size_t i = 0; i < n; i++)
+        CHILD_CHECK(hak_check(got[i], STALE_SIZE, i));
+    CHILD_CHECK(hak_ctr("misuse") == before + 1);
+    return 0;
+}
+
 static void run_child(int (*fn)(void *), void *arg, const char *label, size_t report_lines) {
     hak_proc p;
     HAK_ASSERT_EQ(hak_fork_run(fn, arg, 0, 60, &p), 0);
@@ -457,6 +535,17 @@ HAK_TEST(TinyMisuseState, DoubleFreeAfterAdoptionLeavesListsSound) {
         snprintf(label, sizeof label, "double free after the slab was adopted, %zu bytes",
                  sizes[i]);
         run_child(adopted_child, (void *)&sizes[i], label, 1);
+    }
+}
+
+HAK_TEST(TinyMisuseState, StalePointerIntoReusedSlabIsReported) {
+    static const int past_carved[] = {0, 1};
+    static const char *what[] = {"a block carved onto the list", "a block not carved yet"};
+    for (int i = 0; i < 2; i++) {
+        char label[128];
+        snprintf(label, sizeof label, "stale pointer into a slab another thread gave back: %s",
+                 what[i]);
+        run_child(stale_child, (void *)&past_carved[i], label, 1);
     }
 }
 
