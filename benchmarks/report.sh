@@ -71,14 +71,16 @@ has_part() { case "$parts" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 run_part() { [ -z "$from" ] && has_part "$1"; } # run it now (not with --from)
 
 # ---- sizes of the runs -----------------------------------------------------------------
-# Full: larson 5 runs x 3 s x 3 profiles x 5 allocators (~5 min); vm 10 runs (its default) of
-# the default cycles x 7 allocator variants x 2 modes plus the counting passes (~3-5 min);
+# Full: larson 9 runs x 2 s x 3 profiles x 5 allocators (~5 min: 9 runs rather than 5 of 3 s,
+# since runs on this shared machine spread by up to 35% and a median of 9 is the steadier);
+# vm 10 runs (its default) of the default cycles x 7 allocator variants x 2 modes plus the
+# counting passes (~3-5 min);
 # micro 5 rounds x 44 processes of 0.5 s minimum time (~3 min). --quick: about 2-3 minutes.
 if [ "$quick" = 1 ]; then
     larson_runs=3 larson_seconds=1 vm_args=(--quick) vm_desc="3 runs, the quick cycle counts"
     micro_runs=3 micro_min_time=0.05 mode_name="--quick"
 else
-    larson_runs=5 larson_seconds=3 vm_args=(--runs 10) vm_desc="10 runs, the default cycle counts"
+    larson_runs=9 larson_seconds=2 vm_args=(--runs 10) vm_desc="10 runs, the default cycle counts"
     micro_runs=5 micro_min_time=0.5 mode_name="full"
 fi
 larson_profiles="tiny,default,mid"
