@@ -31,17 +31,21 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
  * sets the queued flag (same CAS) and puts the slab on its owner's ready stack, so the
  * owner finds it even when the slab is full and on no list. */
 HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
-    uintptr_t word = ((uintptr_t *)p)[1];
+    uintptr_t word0 = ((uintptr_t *)p)[0], word1 = ((uintptr_t *)p)[1];
     /* The key is the owner's (tiny/tiny.h), and an adoption may be changing the owner
      * (take_slab in tiny/heap.c: it sets the queued flag, stores the new owner, then
-     * empties the queue). So the owner is read after each load of the queue word
-     * (acquire): a push that lands after the adoption emptied the queue has read the new
-     * owner, and one that lands before is in the list the adopter takes and rewrites. */
+     * empties the queue, rewriting the keys of what it takes). So the owner is read after
+     * each load of the queue word (acquire): most pushes that land after an adoption carry
+     * the new owner's key. Not all: a push that read the queue word and the old owner just
+     * before the adoption can still land after it (the word is back to its old value), and
+     * until the owner drains the queue a second free of that block is not recognised.
+     * Double frees that race an adoption are beyond what the key can see. */
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_acquire);
     do {
         uintptr_t key = hak_tiny_free_key(__atomic_load_n(&s->owner, __ATOMIC_RELAXED));
-        if (check && word == key) {
-            ((uintptr_t *)p)[1] = word; /* as the program left it */
+        if (check && word1 == key) {
+            ((uintptr_t *)p)[0] = word0; /* as the program left it */
+            ((uintptr_t *)p)[1] = word1;
             hak_tiny_free_suspect(p, s);
             return;
         }
@@ -73,28 +77,36 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
     /* Reached by address through the SuperSlab region, s may be a free slab's descriptor,
      * slab 0's (which holds no blocks) or a decommitted SuperSlab's, or one just acquired
      * and not yet set up for a class: div_lim 0 says so in every case (released slabs get
-     * it, descriptors start zeroed, hak_tiny_slab_init sets it last). Nothing there was
-     * allocated. Never pushed and always reported, whatever tiny.checks says: pushing
-     * would hand the same memory out twice. */
+     * it, descriptors start zeroed, hak_tiny_slab_init sets it first). So does a live slab
+     * nothing has been carved from yet. Nothing there was allocated. Never pushed and
+     * always reported, whatever tiny.checks says: pushing would hand the same memory out
+     * twice. */
     if (s->div_lim == 0) {
         hak_misuse("free(%p): not an allocated block (it lies in a free part of the small-block "
                    "heap)", p);
         return;
     }
     unsigned cls = s->class_idx;
+    uint32_t bs = s->block_size;
+    size_t off = (size_t)((char *)p - s->start);
+    /* Past the blocks carved so far, or past the slab's last block: nothing there was
+     * handed out, and pushing it would hand out memory twice or beyond the slab. Reported
+     * whatever tiny.checks says, like the case above. */
+    if (off / bs >= s->carved) {
+        if (off % bs == 0 && off / bs < s->capacity)
+            hak_misuse("free(%p): pointer to a %u-byte block that was never allocated", p, bs);
+        else
+            hak_misuse("free(%p): not a block: it lies past the %u-byte blocks handed out in "
+                       "its slab", p, bs);
+        return;
+    }
     if (!hak_option(HAK_OPT_TINY_CHECKS)) {
         hak_tiny_push(p, s, 0);
         return;
     }
-    size_t off = (size_t)((char *)p - s->start);
-    if (off % s->block_size != 0 || off / s->block_size >= s->capacity) {
+    if (off % bs != 0) {
         hak_misuse("free(%p): pointer into the middle of a %u-byte block (block starts at %p)",
-                   p, s->block_size, (void *)(s->start + off / s->block_size * s->block_size));
-        return;
-    }
-    if (off / s->block_size >= s->carved) {
-        hak_misuse("free(%p): pointer to a %u-byte block that was never allocated", p,
-                   s->block_size);
+                   p, bs, (void *)(s->start + off / bs * bs));
         return;
     }
     /* Carries the key: free already, unless the program stored that value there. The owner
@@ -108,7 +120,7 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
         list_contains(t->head[cls], p, hak_tiny_limit[cls] + 2) ||
         list_contains(s->local_free, p, cap) ||
         list_contains((void *)(atomic_load(&s->remote_free) & ~(uintptr_t)1), p, cap)) {
-        hak_misuse("free(%p): double free of a %u-byte block", p, s->block_size);
+        hak_misuse("free(%p): double free of a %u-byte block", p, bs);
         return;
     }
     hak_tiny_push(p, s, 0); /* the program's own data looked like the key */

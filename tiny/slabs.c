@@ -8,6 +8,7 @@
 
 void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
     uint32_t bs = hak_tiny_class_size[cls];
+    s->div_lim = 0; /* first: a slab from the empty reserve still has its old bound */
     s->owner = h;
     s->class_idx = (uint16_t)cls;
     s->block_size = bs;
@@ -20,7 +21,6 @@ void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
      * the number of blocks carved so far (hak_tiny_slab_accept_carved), 0 until the first
      * carve. */
     s->div_mul = UINT64_MAX / bs + 2;
-    s->div_lim = 0;
 }
 
 void hak_tiny_slab_accept_carved(hak_slab *s) {
