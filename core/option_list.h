@@ -73,7 +73,8 @@
       "bytes a thread keeps per size class in its free list (tls_sll) before flushing "      \
       "(16 to 1024 blocks whatever the bytes)")                                               \
     X(TINY_CHECKS, "tiny.checks", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_TINY_CHECKS", NULL,       \
-      "report double frees and frees of pointers into the middle of a tiny block")            \
+      "report double frees and frees of pointers into the middle of a tiny block (0: freed "  \
+      "as given; a pointer past the blocks handed out in its slab is reported either way)")  \
     X(TINY_PURGE_MS, "tiny.purge_delay_ms", INT, "50", NULL, -1, 3600000, 1,                  \
       "HAKMEM_TINY_PURGE_DELAY_MS", NULL,                                                     \
       "a SuperSlab slab left free this long gives its pages back (MADV_DONTNEED); -1: never")

@@ -80,19 +80,19 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
      * it, descriptors start zeroed, hak_tiny_slab_init sets it first). So does a live slab
      * nothing has been carved from yet. Nothing there was allocated. Never pushed and
      * always reported, whatever tiny.checks says: pushing would hand the same memory out
-     * twice. */
-    if (s->div_lim == 0) {
+     * twice. (block_size 0: a stale free racing the slab's reuse saw an old div_lim.) */
+    uint32_t bs = s->block_size;
+    if (s->div_lim == 0 || bs == 0) {
         hak_misuse("free(%p): not an allocated block (it lies in a free part of the small-block "
                    "heap)", p);
         return;
     }
     unsigned cls = s->class_idx;
-    uint32_t bs = s->block_size;
     size_t off = (size_t)((char *)p - s->start);
-    /* Past the blocks carved so far, or past the slab's last block: nothing there was
-     * handed out, and pushing it would hand out memory twice or beyond the slab. Reported
-     * whatever tiny.checks says, like the case above. */
-    if (off / bs >= s->carved) {
+    /* Past the blocks carved so far, or where a block would run past the slab's end:
+     * nothing there was handed out, and pushing it would hand out memory twice or beyond
+     * the slab. Reported whatever tiny.checks says, like the case above. */
+    if (off / bs >= s->carved || off + bs > (size_t)s->capacity * bs) {
         if (off % bs == 0 && off / bs < s->capacity)
             hak_misuse("free(%p): pointer to a %u-byte block that was never allocated", p, bs);
         else

@@ -8,7 +8,10 @@
 
 void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls) {
     uint32_t bs = hak_tiny_class_size[cls];
-    s->div_lim = 0; /* first: a slab from the empty reserve still has its old bound */
+    /* A slab from the empty reserve still has its old bound: dropped before the class
+     * changes, which narrows (plain stores do not close) the window in which a stale free
+     * racing this reuse would check against the old bound. */
+    s->div_lim = 0;
     s->owner = h;
     s->class_idx = (uint16_t)cls;
     s->block_size = bs;

@@ -23,7 +23,8 @@
  *     to a random key to hide its metadata; hakmem does not claim that hardening).
  * A suspect goes to hak_tiny_free_suspect, which confirms, reports and applies
  * core.foreign_free; tiny.checks=0 turns these reports off (a pointer into no allocated
- * slab is reported all the same: it cannot be freed). */
+ * slab, or past the blocks handed out in its slab, is reported all the same: it cannot be
+ * freed). */
 #ifndef HAKMEM_TINY_TINY_H
 #define HAKMEM_TINY_TINY_H
 

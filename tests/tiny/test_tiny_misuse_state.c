@@ -4,7 +4,7 @@
  * allocating the same size again never hands one block out twice (a block pushed twice on
  * a list comes back twice), and a block hit by an interior-pointer free stays allocated,
  * usable and intact. A pointer just past a slab's last block is no block either. tiny.checks=0
- * turns the reports off.
+ * turns the reports off, except for pointers past the blocks handed out in their slab.
  *
  * Each case runs in a forked child (it misuses the allocator on purpose); the child returns
  * 0 when every check held, else prints what failed on stdout. */
@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/map.h"
 #include "core/test_util.h"
 #include "hakmem/hakmem.h"
 #include "shim/hak_test.h"
+#include "superslab/slab.h"
 
 #define CHILD_CHECK(cond)                                                                    \
     do {                                                                                     \
@@ -264,8 +266,8 @@ static int interior_child(void *argp) {
  * checks that free is NOT harmless (the pointer goes on the thread's list), so the child
  * allocates nothing of that size afterwards and leaves with _exit. A double free with the
  * checks off would corrupt the list for real and is not tried. A pointer past the blocks
- * handed out in its slab is reported all the same (pushing it would hand out memory beyond
- * the slab). Turning the checks back on at run time makes the next misuse (in another size
+ * handed out in its slab (past its last block, or to a block not carved yet) is reported
+ * all the same: pushing it would hand out memory beyond the slab, or twice. Turning the checks back on at run time makes the next misuse (in another size
  * class) reported again. */
 static int checks_off_child(void *argp) {
     (void)argp;
@@ -293,10 +295,18 @@ static int checks_off_child(void *argp) {
                           ((size_t)65536 / bs) * bs;
     hak_free(past);
     CHILD_CHECK(hak_ctr("misuse") == before + 1);
+    /* The first block r's slab has not carved yet (a carve is 4 of its 21): a block
+     * start, but never handed out. */
+    hak_slab *s = hak_map_slab_lookup(r);
+    CHILD_CHECK(s != NULL && s->carved < s->capacity);
+    hak_free(s->start + (size_t)s->carved * bs);
+    printf("checks=0, past the carved blocks: misuse +%llu\n",
+           (unsigned long long)(hak_ctr("misuse") - before));
+    CHILD_CHECK(hak_ctr("misuse") == before + 2);
 
     CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
     hak_free(q + 16);
-    CHILD_CHECK(hak_ctr("misuse") == before + 2);
+    CHILD_CHECK(hak_ctr("misuse") == before + 3);
     CHILD_CHECK(hak_all_bytes(q, 1000, 2));
     return 0;
 }
@@ -507,7 +517,7 @@ static void run_child(int (*fn)(void *), void *arg, const char *label, size_t re
                       hak_proc_describe(&p, what, sizeof what), p.out, lines, p.err);
     HAK_EXPECT(p.exited);
     HAK_EXPECT_EQ(p.exit_code, 0);
-    /* One line per reported misuse, each naming hakmem; none when the checks are off. */
+    /* One line per reported misuse, each naming hakmem. */
     HAK_EXPECT_EQ(lines, report_lines);
     if (report_lines)
         HAK_EXPECT(strstr(p.err, "hakmem") != NULL);
@@ -576,9 +586,9 @@ HAK_TEST(TinyMisuseState, InteriorPointerLeavesBlockIntact) {
 }
 
 HAK_TEST(TinyMisuseState, ChecksOffReportOnlyWhatCannotBeFreed) {
-    /* Two reports: the free past the slab's blocks, and the misuse made after the checks
-     * were turned back on. */
-    run_child(checks_off_child, NULL, "tiny.checks=0", 2);
+    /* Three reports: the frees past the slab's last block and past its carved blocks, and
+     * the misuse made after the checks were turned back on. */
+    run_child(checks_off_child, NULL, "tiny.checks=0", 3);
 }
 
 HAK_TEST(TinyMisuseState, PointerPastLastBlockOfSlabIsReported) {
