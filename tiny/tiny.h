@@ -77,7 +77,7 @@ HAK_INLINE void *hak_tiny_alloc_fast(size_t size) {
     return hak_likely(p != NULL) ? p : hak_tiny_refill(size);
 }
 
-/* The double-free key of a free block of slab s: its owner heap's address. */
+/* The double-free key of a free block: the address of its slab owner's heap. */
 static inline uintptr_t hak_tiny_free_key(const struct hak_tiny_heap *owner) {
     return (uintptr_t)owner;
 }
