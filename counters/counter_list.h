@@ -39,6 +39,7 @@
     X(slab_new, 0, "slabs handed to a thread")                                               \
     X(slab_release, 0, "empty slabs returned to the provider")                               \
     X(tiny_heap_adopt, 0, "thread heaps adopted from exited threads")                        \
+    X(tiny_heap_drain, 0, "live heaps whose ready slabs another thread processed")            \
     X(tiny_refill, 1, "tiny refills (tls_sll empty)")                                        \
     X(tiny_refill_disabled, 1, "refill early return: tiny.enabled=0 or size above tiny")     \
     X(tiny_refill_no_heap, 1, "refill early return: no thread heap (out of memory)")         \

@@ -18,14 +18,23 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
     void *p = *link;
     *link = NULL;
     t->room[cls] = (int32_t)(hak_tiny_limit[cls] - keep);
+    hak_tiny_heap *h = t->heap;
+    hak_lock_acquire(&h->lock);
     while (n-- && p) {
         void *next = *(void **)p;
         hak_slab *s = hak_map_slab_lookup(p);
-        hak_tiny_return_block(t->heap, s, p);
+        hak_tiny_return_block(h, s, p);
         HAK_COUNT_HOT(tiny_free_ss_local);
         p = next;
     }
+    hak_lock_release(&h->lock);
 }
+
+/* Slabs queued on a live heap since its owner last processed its ready stack, past which
+ * the freeing thread processes it (hak_tiny_drain_idle). An owner at work looks at its
+ * ready stack whenever a refill finds its current slab used up; one that stays blocked
+ * would keep those blocks from everyone (2 MiB of slabs is the most it may now keep). */
+#define DRAIN_AT 32
 
 /* One atomic push onto the slab's MPSC queue. The push that finds the queue empty also
  * sets the queued flag (same CAS) and puts the slab on its owner's ready stack, so the
@@ -62,6 +71,8 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
      * ready stack: one of the two sees the other, so the slab is never left behind. */
     if (hak_unlikely(atomic_load(&h->abandoned)))
         hak_tiny_adopt_abandoned(h);
+    else if (atomic_fetch_add_explicit(&h->queued, 1, memory_order_relaxed) + 1 >= DRAIN_AT)
+        hak_tiny_drain_idle(h);
 }
 
 static int list_contains(void *list, const void *p, size_t max) {
@@ -116,10 +127,15 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
      * hakmem's own metadata and no program's data. */
     hak_tiny_cache *t = &hak_tiny_tls;
     size_t cap = (size_t)s->capacity + 1;
-    if (s->owner != t->heap ||
-        list_contains(t->head[cls], p, hak_tiny_limit[cls] + 2) ||
-        list_contains(s->local_free, p, cap) ||
-        list_contains((void *)(atomic_load(&s->remote_free) & ~(uintptr_t)1), p, cap)) {
+    int found = s->owner != t->heap || list_contains(t->head[cls], p, hak_tiny_limit[cls] + 2);
+    if (!found) {
+        /* The slab's lists are the heap's: a drainer may be splicing into them. */
+        hak_lock_acquire(&t->heap->lock);
+        found = list_contains(s->local_free, p, cap) ||
+                list_contains((void *)(atomic_load(&s->remote_free) & ~(uintptr_t)1), p, cap);
+        hak_lock_release(&t->heap->lock);
+    }
+    if (found) {
         hak_misuse("free(%p): double free of a %u-byte block", p, bs);
         return;
     }

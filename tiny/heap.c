@@ -60,7 +60,8 @@ hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
     return h;
 }
 
-/* With the heaps lock held, an abandoned heap has no other user: we act as its owner. */
+/* With the heaps lock and a's lock held, abandoned heap a has no other user: we act as its
+ * owner. */
 static void tidy_abandoned_locked(hak_tiny_heap *a) {
     hak_tiny_process_ready(a);
     hak_tiny_release_empty(a);
@@ -73,6 +74,7 @@ static void heap_abandon(void *arg) {
     hak_tiny_cache *t = &hak_tiny_tls;
     if (t->heap != h)
         return;
+    hak_lock_acquire(&h->lock);
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
         void *p = t->head[c];
         t->head[c] = NULL;
@@ -98,13 +100,16 @@ static void heap_abandon(void *arg) {
     }
     hak_tiny_release_empty(h);
     t->heap = NULL;
+    hak_lock_release(&h->lock); /* before the heaps lock: see tiny/heap.h */
     hak_lock_acquire(&heaps_lock);
     atomic_store(&h->abandoned, 1); /* seq_cst: see hak_tiny_free_remote */
     h->next_abandoned = abandoned;
     abandoned = h;
     /* A cross-thread free may have queued a slab after our last look and before the flag:
      * it saw the heap live and left the slab to us. Look once more, as its owner. */
+    hak_lock_acquire(&h->lock);
     tidy_abandoned_locked(h);
+    hak_lock_release(&h->lock);
     hak_lock_release(&heaps_lock);
 }
 
@@ -140,6 +145,7 @@ hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls) {
     unsigned scanned = 0;
     for (hak_tiny_heap *a = abandoned; a && !found && scanned < ADOPT_SCAN; a = a->next_abandoned) {
         scanned++;
+        hak_lock_acquire(&a->lock);
         tidy_abandoned_locked(a);
         for (hak_slab *s = a->cls[cls].partial; s; s = s->next) {
             if (take_slab(a, h, s)) {
@@ -147,6 +153,7 @@ hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls) {
                 break;
             }
         }
+        hak_lock_release(&a->lock);
     }
     hak_lock_release(&heaps_lock);
     return found;
@@ -156,12 +163,22 @@ void hak_tiny_heaps_init(void) {
     exit_key_ok = pthread_key_create(&exit_key, heap_abandon) == 0;
 }
 
+/* The forking thread's own heap lock first (a drainer may be at work on it; the child
+ * must find it whole), then the heaps lock: the order of a refill. Other heaps' locks are
+ * not taken (their owners may wait for the heaps lock while holding them); in the child
+ * they are reset, as any lock of a thread that is gone. */
 void hak_tiny_heaps_fork_prepare(void) {
+    hak_tiny_heap *mine = hak_tiny_tls.heap;
+    if (mine)
+        hak_lock_acquire(&mine->lock);
     hak_lock_acquire(&heaps_lock);
 }
 
 void hak_tiny_heaps_fork_parent(void) {
     hak_lock_release(&heaps_lock);
+    hak_tiny_heap *mine = hak_tiny_tls.heap;
+    if (mine)
+        hak_lock_release(&mine->lock);
 }
 
 /* Only the forking thread lives on: the other threads' heaps become adoptable (their
@@ -170,6 +187,7 @@ void hak_tiny_heaps_fork_child(void) {
     hak_lock_reset(&heaps_lock);
     hak_tiny_heap *mine = hak_tiny_tls.heap;
     for (hak_tiny_heap *h = all_heaps; h; h = h->next_all) {
+        hak_lock_reset(&h->lock);
         if (h == mine || h->abandoned)
             continue;
         for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
@@ -193,6 +211,8 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
     hak_tiny_heap *h = t->heap ? t->heap : hak_tiny_heap_attach(t);
     hak_lock_acquire(&heaps_lock);
     if (atomic_load(&a->abandoned) && h && h != a) {
+        hak_lock_acquire(&h->lock); /* our own: see tiny/heap.h for the order */
+        hak_lock_acquire(&a->lock);
         tidy_abandoned_locked(a);
         for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
             hak_slab *s = a->cls[c].partial;
@@ -203,8 +223,20 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
                 s = next;
             }
         }
+        hak_lock_release(&a->lock);
+        hak_lock_release(&h->lock);
     } else if (atomic_load(&a->abandoned)) {
+        hak_lock_acquire(&a->lock);
         tidy_abandoned_locked(a);
+        hak_lock_release(&a->lock);
     }
     hak_lock_release(&heaps_lock);
+}
+
+void hak_tiny_drain_idle(hak_tiny_heap *h) {
+    if (!hak_lock_try(&h->lock))
+        return;
+    HAK_COUNT(tiny_heap_drain);
+    hak_tiny_process_ready(h);
+    hak_lock_release(&h->lock);
 }

@@ -2,12 +2,22 @@
  * freed: when a thread exits its heap is abandoned with the slabs that still have blocks
  * out, and the next new thread adopts it. Cross-thread frees keep reaching an abandoned
  * heap through its ready stack, so nothing is lost, and a program that creates threads
- * forever reuses heaps instead of growing. */
+ * forever reuses heaps instead of growing. A live heap whose thread stays away from its slow
+ * paths while other threads free into its slabs gets its ready stack processed by one of
+ * them (hak_tiny_drain_idle), so those blocks are not kept from everyone else.
+ *
+ * Locks: every slab structure of a heap (lists, counts, the ready stack's consumer side) is
+ * touched under heap->lock; the thread cache is not, so the fast paths take no lock. Only a
+ * heap's owner blocks on its lock (the exception: a heap on the abandoned list, whose lock
+ * holders of the heaps lock take); any other thread only tries it. So the two orders in
+ * use, heap lock then heaps lock (a refill adopting a slab) and heaps lock then own heap
+ * lock (hak_tiny_adopt_abandoned), never wait on each other across threads. */
 #ifndef HAKMEM_TINY_HEAP_H
 #define HAKMEM_TINY_HEAP_H
 
 #include <stdatomic.h>
 
+#include "core/lock.h"
 #include "tiny/tiny.h"
 
 typedef struct hak_tiny_class_slabs {
@@ -26,6 +36,8 @@ typedef struct hak_tiny_heap {
     struct hak_tiny_heap *next_all;
     struct hak_tiny_heap *next_abandoned;
     atomic_int abandoned; /* its thread exited; changed under the heaps lock */
+    hak_lock lock;        /* the heap's slab structures (above) */
+    atomic_uint queued;   /* slabs pushed on the ready stack since it was last processed */
 } hak_tiny_heap;
 
 hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
@@ -56,6 +68,10 @@ void hak_tiny_release_empty(hak_tiny_heap *h);
 /* A cross-thread free queued a slab on an abandoned heap: the freeing thread takes over
  * that heap's slabs, so memory comes back even when no new thread adopts the heap. */
 void hak_tiny_adopt_abandoned(hak_tiny_heap *a);
+/* Cross-thread frees queued many slabs on live heap h since its owner last looked: process
+ * h's ready stack for it (empty slabs go back to the provider), unless the owner holds its
+ * lock (then it is at work and will look itself). */
+void hak_tiny_drain_idle(hak_tiny_heap *h);
 /* Refill stage 4b: a partial slab of class cls taken over from an abandoned heap. */
 hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls);
 

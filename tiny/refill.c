@@ -129,10 +129,16 @@ HAK_NOINLINE void *hak_tiny_refill(size_t size) {
         return NULL;
     }
     unsigned cls = hak_tiny_size_to_class(size);
-    if (!t->head[cls] && !refill_class(t, cls)) {
-        HAK_COUNT_HOT(tiny_refill_no_slab);
-        errno = ENOMEM;
-        return NULL;
+    if (!t->head[cls]) {
+        hak_tiny_heap *h = t->heap;
+        hak_lock_acquire(&h->lock);
+        int ok = refill_class(t, cls);
+        hak_lock_release(&h->lock);
+        if (!ok) {
+            HAK_COUNT_HOT(tiny_refill_no_slab);
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     return hak_tiny_pop(size);
 }

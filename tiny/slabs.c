@@ -149,6 +149,7 @@ void hak_tiny_ready_push(hak_tiny_heap *h, hak_slab *s) {
 
 /* Takes every slab that received cross-thread frees since the last call. */
 void hak_tiny_process_ready(hak_tiny_heap *h) {
+    atomic_store_explicit(&h->queued, 0, memory_order_relaxed);
     hak_slab *s = atomic_exchange_explicit(&h->ready, NULL, memory_order_acquire);
     while (s) {
         hak_slab *next = s->ready_next; /* before the flag clears: a push may requeue s */
