@@ -24,6 +24,14 @@ extern __thread hak_counter_shard hak_counters_tls __attribute__((tls_model("ini
 
 void hak_counters_register_thread(void);
 
+/* Registers the calling thread's shard now if it is not yet: registering may allocate
+ * (pthread_setspecific), which a caller about to take an allocator lock must not let happen
+ * under it. */
+static inline void hak_counters_ensure_thread(void) {
+    if (__builtin_expect(hak_counters_tls.state == 0, 0))
+        hak_counters_register_thread();
+}
+
 /* A plain (non-atomic) add to the thread's own shard; readers sum with relaxed loads. */
 static inline void hak_counter_add(enum hak_counter_id id, uint64_t n) {
     hak_counter_shard *s = &hak_counters_tls;

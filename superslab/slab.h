@@ -27,7 +27,7 @@ struct hak_tiny_heap;
 struct hak_superslab;
 
 typedef struct hak_slab {
-    /* Owner thread only. */
+    /* Under the owner heap's lock (tiny/heap.h). */
     void *local_free;          /* blocks returned to the slab */
     char *start;               /* first block (the slab's first byte) */
     struct hak_tiny_heap *owner; /* changes only when a thread adopts the slab (tiny/heap.c) */
@@ -46,8 +46,8 @@ typedef struct hak_slab {
 
     /* Other threads: one atomic push per cross-thread free. The low bit is the "queued"
      * flag: set by the push that finds the queue empty (which then puts the slab on its
-     * owner's ready stack), cleared only by the owner when it takes the slab off that
-     * stack. Push and flag are one CAS, so a queued slab is never released. */
+     * owner's ready stack), cleared only under the owner heap's lock when the slab comes off
+     * that stack. Push and flag are one CAS, so a queued slab is never released. */
     _Alignas(64) _Atomic uintptr_t remote_free;
     struct hak_slab *ready_next;
 

@@ -19,7 +19,7 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
     *link = NULL;
     t->room[cls] = (int32_t)(hak_tiny_limit[cls] - keep);
     hak_tiny_heap *h = t->heap;
-    hak_lock_acquire(&h->lock);
+    hak_tiny_heap_lock(h);
     while (n-- && p) {
         void *next = *(void **)p;
         hak_slab *s = hak_map_slab_lookup(p);
@@ -27,13 +27,15 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
         HAK_COUNT_HOT(tiny_free_ss_local);
         p = next;
     }
-    hak_lock_release(&h->lock);
+    hak_tiny_heap_unlock(h);
 }
 
 /* Slabs queued on a live heap since its owner last processed its ready stack, past which
  * the freeing thread processes it (hak_tiny_drain_idle). An owner at work looks at its
  * ready stack whenever a refill finds its current slab used up; one that stays blocked
- * would keep those blocks from everyone (2 MiB of slabs is the most it may now keep). */
+ * would keep those blocks from everyone. Past this many, each further queued slab tries
+ * again (a try fails while another thread holds the lock); what a drain leaves with the
+ * idle heap is its slabs still partly in use and two empty ones in its reserve. */
 #define DRAIN_AT 32
 
 /* One atomic push onto the slab's MPSC queue. The push that finds the queue empty also
@@ -122,18 +124,21 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
     }
     /* Carries the key: free already, unless the program stored that value there. The owner
      * looks where a free block can be (its list, the slab's local list and remote queue:
-     * only the owner drains that queue, so walking it is safe). Another thread cannot walk
-     * those; for it the key alone is the evidence: the owner heap's address, which is
-     * hakmem's own metadata and no program's data. */
+     * their consumers hold the heap's lock, as it does while it walks them). Another thread
+     * does not walk those; for it the key alone is the evidence: the owner heap's address,
+     * which is hakmem's own metadata and no program's data. */
     hak_tiny_cache *t = &hak_tiny_tls;
     size_t cap = (size_t)s->capacity + 1;
-    int found = s->owner != t->heap || list_contains(t->head[cls], p, hak_tiny_limit[cls] + 2);
+    hak_tiny_heap *h = t->heap;
+    int found = !h || s->owner != h || list_contains(t->head[cls], p, hak_tiny_limit[cls] + 2);
     if (!found) {
-        /* The slab's lists are the heap's: a drainer may be splicing into them. */
-        hak_lock_acquire(&t->heap->lock);
-        found = list_contains(s->local_free, p, cap) ||
+        /* The slab's lists are the heap's, under its lock: a drainer may be splicing into
+         * them, or may have retired the slab since the owner test (then p is no block of
+         * ours to free: reported as a double free, its first free having emptied it). */
+        hak_tiny_heap_lock(h);
+        found = s->owner != h || s->div_lim == 0 || list_contains(s->local_free, p, cap) ||
                 list_contains((void *)(atomic_load(&s->remote_free) & ~(uintptr_t)1), p, cap);
-        hak_lock_release(&t->heap->lock);
+        hak_tiny_heap_unlock(h);
     }
     if (found) {
         hak_misuse("free(%p): double free of a %u-byte block", p, bs);

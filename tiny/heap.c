@@ -74,7 +74,7 @@ static void heap_abandon(void *arg) {
     hak_tiny_cache *t = &hak_tiny_tls;
     if (t->heap != h)
         return;
-    hak_lock_acquire(&h->lock);
+    hak_tiny_heap_lock(h);
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
         void *p = t->head[c];
         t->head[c] = NULL;
@@ -100,16 +100,16 @@ static void heap_abandon(void *arg) {
     }
     hak_tiny_release_empty(h);
     t->heap = NULL;
-    hak_lock_release(&h->lock); /* before the heaps lock: see tiny/heap.h */
+    hak_tiny_heap_unlock(h); /* before the heaps lock: see tiny/heap.h */
     hak_lock_acquire(&heaps_lock);
     atomic_store(&h->abandoned, 1); /* seq_cst: see hak_tiny_free_remote */
     h->next_abandoned = abandoned;
     abandoned = h;
     /* A cross-thread free may have queued a slab after our last look and before the flag:
      * it saw the heap live and left the slab to us. Look once more, as its owner. */
-    hak_lock_acquire(&h->lock);
+    hak_tiny_heap_lock(h);
     tidy_abandoned_locked(h);
-    hak_lock_release(&h->lock);
+    hak_tiny_heap_unlock(h);
     hak_lock_release(&heaps_lock);
 }
 
@@ -145,7 +145,7 @@ hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls) {
     unsigned scanned = 0;
     for (hak_tiny_heap *a = abandoned; a && !found && scanned < ADOPT_SCAN; a = a->next_abandoned) {
         scanned++;
-        hak_lock_acquire(&a->lock);
+        hak_tiny_heap_lock(a);
         tidy_abandoned_locked(a);
         for (hak_slab *s = a->cls[cls].partial; s; s = s->next) {
             if (take_slab(a, h, s)) {
@@ -153,7 +153,7 @@ hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls) {
                 break;
             }
         }
-        hak_lock_release(&a->lock);
+        hak_tiny_heap_unlock(a);
     }
     hak_lock_release(&heaps_lock);
     return found;
@@ -170,7 +170,7 @@ void hak_tiny_heaps_init(void) {
 void hak_tiny_heaps_fork_prepare(void) {
     hak_tiny_heap *mine = hak_tiny_tls.heap;
     if (mine)
-        hak_lock_acquire(&mine->lock);
+        hak_tiny_heap_lock(mine);
     hak_lock_acquire(&heaps_lock);
 }
 
@@ -178,7 +178,7 @@ void hak_tiny_heaps_fork_parent(void) {
     hak_lock_release(&heaps_lock);
     hak_tiny_heap *mine = hak_tiny_tls.heap;
     if (mine)
-        hak_lock_release(&mine->lock);
+        hak_tiny_heap_unlock(mine);
 }
 
 /* Only the forking thread lives on: the other threads' heaps become adoptable (their
@@ -211,8 +211,8 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
     hak_tiny_heap *h = t->heap ? t->heap : hak_tiny_heap_attach(t);
     hak_lock_acquire(&heaps_lock);
     if (atomic_load(&a->abandoned) && h && h != a) {
-        hak_lock_acquire(&h->lock); /* our own: see tiny/heap.h for the order */
-        hak_lock_acquire(&a->lock);
+        hak_tiny_heap_lock(h); /* our own: see tiny/heap.h for the order */
+        hak_tiny_heap_lock(a);
         tidy_abandoned_locked(a);
         for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
             hak_slab *s = a->cls[c].partial;
@@ -223,20 +223,21 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
                 s = next;
             }
         }
-        hak_lock_release(&a->lock);
-        hak_lock_release(&h->lock);
+        hak_tiny_heap_unlock(a);
+        hak_tiny_heap_unlock(h);
     } else if (atomic_load(&a->abandoned)) {
-        hak_lock_acquire(&a->lock);
+        hak_tiny_heap_lock(a);
         tidy_abandoned_locked(a);
-        hak_lock_release(&a->lock);
+        hak_tiny_heap_unlock(a);
     }
     hak_lock_release(&heaps_lock);
 }
 
 void hak_tiny_drain_idle(hak_tiny_heap *h) {
+    hak_counters_ensure_thread(); /* see hak_tiny_heap_lock */
     if (!hak_lock_try(&h->lock))
         return;
     HAK_COUNT(tiny_heap_drain);
     hak_tiny_process_ready(h);
-    hak_lock_release(&h->lock);
+    hak_tiny_heap_unlock(h);
 }

@@ -42,6 +42,18 @@ typedef struct hak_tiny_heap {
 
 hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
 
+/* Takes heap h's lock, blocking (its owner, or a holder of the heaps lock for an abandoned
+ * heap). The thread's counter shard is registered first: registering may allocate, and an
+ * allocation under the lock would wait for it forever (a refill takes it). */
+static inline void hak_tiny_heap_lock(hak_tiny_heap *h) {
+    hak_counters_ensure_thread();
+    hak_lock_acquire(&h->lock);
+}
+
+static inline void hak_tiny_heap_unlock(hak_tiny_heap *h) {
+    hak_lock_release(&h->lock);
+}
+
 /* Slab bookkeeping shared by refill, flush and thread exit (tiny/slabs.c). */
 void hak_tiny_slab_init(hak_slab *s, hak_tiny_heap *h, unsigned cls);
 /* The block-start check accepts the slab's blocks up to s->carved (after a carve). */
@@ -69,8 +81,9 @@ void hak_tiny_release_empty(hak_tiny_heap *h);
  * that heap's slabs, so memory comes back even when no new thread adopts the heap. */
 void hak_tiny_adopt_abandoned(hak_tiny_heap *a);
 /* Cross-thread frees queued many slabs on live heap h since its owner last looked: process
- * h's ready stack for it (empty slabs go back to the provider), unless the owner holds its
- * lock (then it is at work and will look itself). */
+ * h's ready stack for it (empty slabs go back to the provider, past the heap's reserve of
+ * two), unless another thread holds h's lock (the owner at work, or another drainer); the
+ * next slab queued on h tries again. */
 void hak_tiny_drain_idle(hak_tiny_heap *h);
 /* Refill stage 4b: a partial slab of class cls taken over from an abandoned heap. */
 hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls);

@@ -131,9 +131,9 @@ HAK_NOINLINE void *hak_tiny_refill(size_t size) {
     unsigned cls = hak_tiny_size_to_class(size);
     if (!t->head[cls]) {
         hak_tiny_heap *h = t->heap;
-        hak_lock_acquire(&h->lock);
+        hak_tiny_heap_lock(h);
         int ok = refill_class(t, cls);
-        hak_lock_release(&h->lock);
+        hak_tiny_heap_unlock(h);
         if (!ok) {
             HAK_COUNT_HOT(tiny_refill_no_slab);
             errno = ENOMEM;

@@ -1,5 +1,5 @@
 /* Slab bookkeeping of a thread heap: partial lists, remote drains, returns, retirement.
- * Only the heap's owner thread calls these (or the thread tearing the heap down). */
+ * Callers hold the heap's lock (tiny/heap.h), except hak_tiny_ready_push (any thread). */
 #include "tiny/heap.h"
 
 #include <string.h>

@@ -2,8 +2,11 @@
  * come back to the maker, so a producer/consumer pair runs in bounded memory; and when the
  * maker stays idle, the freeing thread gives the maker's emptied slabs back for others. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/test_util.h"
 #include "hakmem/hakmem.h"
@@ -99,4 +102,66 @@ HAK_TEST(TinyThreads, SlabsEmptiedForAnIdleThreadGoBackToTheProvider) {
                   (unsigned long long)released, (unsigned long long)drains);
     HAK_EXPECT(drains >= 10);
     HAK_EXPECT(released >= 400);
+    /* The maker's heap is sound after others processed it: its blocks come out whole and
+     * distinct. */
+    for (int i = 0; i < IDLE_BLOCKS; i++) {
+        idle_blocks[i] = hak_malloc(IDLE_SIZE);
+        HAK_ASSERT(idle_blocks[i] != NULL);
+        hak_fill(idle_blocks[i], IDLE_SIZE, (uint64_t)i + 7);
+    }
+    size_t corrupt = 0;
+    for (int i = 0; i < IDLE_BLOCKS; i++)
+        corrupt += !hak_check(idle_blocks[i], IDLE_SIZE, (uint64_t)i + 7);
+    HAK_EXPECT_EQ(corrupt, 0);
+    for (int i = 0; i < IDLE_BLOCKS; i++)
+        hak_free(idle_blocks[i]);
+}
+
+/* A producer that works in bursts and pauses, a consumer that checks and frees every block:
+ * drains of the producer's heap by the consumer meet the producer's own refills. Every
+ * block arrives whole (a block handed out twice, or a list broken by the two, would show). */
+enum { RING = 512, ITEMS = 40000, PAUSE_EVERY = 2000 };
+static void *_Atomic ring[RING];
+
+static size_t item_size(unsigned i) {
+    return i % 3 == 0 ? 16000 : i % 3 == 1 ? 5000 : 100;
+}
+
+static void *producer(void *arg) {
+    (void)arg;
+    for (unsigned i = 0; i < ITEMS; i++) {
+        unsigned char *p = hak_malloc(item_size(i));
+        if (p)
+            hak_fill(p, item_size(i), i);
+        while (atomic_load_explicit(&ring[i % RING], memory_order_acquire) != NULL)
+            sched_yield();
+        atomic_store_explicit(&ring[i % RING], p ? (void *)p : (void *)&ring, memory_order_release);
+        if (i % PAUSE_EVERY == PAUSE_EVERY - 1)
+            usleep(2000); /* idle: the consumer's frees pile up on its ready stack */
+    }
+    return NULL;
+}
+
+HAK_TEST(TinyThreads, DrainsMeetTheOwnersRefills) {
+    pthread_t t;
+    uint64_t drains = hak_ctr("tiny_heap_drain");
+    HAK_ASSERT_EQ(pthread_create(&t, NULL, producer, NULL), 0);
+    size_t corrupt = 0, failed = 0;
+    for (unsigned i = 0; i < ITEMS; i++) {
+        void *p;
+        while ((p = atomic_load_explicit(&ring[i % RING], memory_order_acquire)) == NULL)
+            sched_yield();
+        atomic_store_explicit(&ring[i % RING], NULL, memory_order_release);
+        if (p == (void *)&ring) {
+            failed++;
+            continue;
+        }
+        corrupt += !hak_check(p, item_size(i), i);
+        hak_free(p);
+    }
+    HAK_ASSERT_EQ(pthread_join(t, NULL), 0);
+    hak_test_note("drains of the producer's heap: %llu",
+                  (unsigned long long)(hak_ctr("tiny_heap_drain") - drains));
+    HAK_EXPECT_EQ(failed, 0);
+    HAK_EXPECT_EQ(corrupt, 0);
 }
