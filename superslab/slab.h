@@ -27,7 +27,8 @@ struct hak_tiny_heap;
 struct hak_superslab;
 
 typedef struct hak_slab {
-    /* Under the owner heap's lock (tiny/heap.h). */
+    /* Written under the owner heap's lock (tiny/heap.h); the free paths read the block
+     * check's fields and the owner without it. */
     void *local_free;          /* blocks returned to the slab */
     char *start;               /* first block (the slab's first byte) */
     struct hak_tiny_heap *owner; /* changes only when a thread adopts the slab (tiny/heap.c) */

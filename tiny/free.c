@@ -35,7 +35,8 @@ HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
  * ready stack whenever a refill finds its current slab used up; one that stays blocked
  * would keep those blocks from everyone. Past this many, each further queued slab tries
  * again (a try fails while another thread holds the lock); what a drain leaves with the
- * idle heap is its slabs still partly in use and two empty ones in its reserve. */
+ * idle heap is its slabs still partly in use, each class's current slab, two empty ones in
+ * its reserve, and slabs queued again while it ran. */
 #define DRAIN_AT 32
 
 /* One atomic push onto the slab's MPSC queue. The push that finds the queue empty also
@@ -49,7 +50,8 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
      * each load of the queue word (acquire): most pushes that land after an adoption carry
      * the new owner's key. Not all: a push that read the queue word and the old owner just
      * before the adoption can still land after it (the word is back to its old value), and
-     * until the owner drains the queue a second free of that block is not recognised.
+     * until a holder of the heap's lock drains the queue a second free of that block is not
+     * recognised.
      * Double frees that race an adoption are beyond what the key can see. */
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_acquire);
     do {

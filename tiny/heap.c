@@ -37,6 +37,7 @@ static hak_tiny_heap *heap_new_locked(void) {
 }
 
 hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
+    hak_counters_ensure_thread(); /* its first count is under the heaps lock: see heap.h */
     hak_lock_acquire(&heaps_lock);
     hak_tiny_heap *h = abandoned;
     if (h) {
@@ -207,6 +208,7 @@ void hak_tiny_heaps_fork_child(void) {
  * (its later frees to them are owner frees, and it reuses their free blocks), rather than
  * waiting for a new thread to adopt the heap. */
 void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
+    hak_counters_ensure_thread(); /* before the heaps lock: see hak_tiny_heap_lock */
     hak_tiny_cache *t = &hak_tiny_tls;
     hak_tiny_heap *h = t->heap ? t->heap : hak_tiny_heap_attach(t);
     hak_lock_acquire(&heaps_lock);
