@@ -111,18 +111,27 @@ static int free_from_other_thread(void *p, int times) {
     return pthread_join(t, NULL);
 }
 
+/* A misuse child's start: reports on and non-fatal, and n live blocks of the size, block i
+ * filled with pattern i. 0 on success. */
+static int misuse_child_setup(size_t size, unsigned char **keep, int n) {
+    if (hak_config_set("core.foreign_free", "ignore") != 0 ||
+        hak_config_set("tiny.checks", "1") != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        keep[i] = hak_malloc(size);
+        if (!keep[i])
+            return -1;
+        hak_fill(keep[i], size, (uint64_t)i);
+    }
+    return 0;
+}
+
 static int double_free_child(void *argp) {
     const struct misuse_case *c = argp;
     size_t size = c->size;
-    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
-    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
     enum { K = 8 };
     unsigned char *keep[K];
-    for (int i = 0; i < K; i++) {
-        keep[i] = hak_malloc(size);
-        CHILD_CHECK(keep[i] != NULL);
-        hak_fill(keep[i], size, (uint64_t)i);
-    }
+    CHILD_CHECK(misuse_child_setup(size, keep, K) == 0);
     unsigned char *p = keep[3];
     keep[3] = NULL;
     uint64_t before = hak_ctr("misuse");
@@ -198,15 +207,9 @@ static int double_free_child(void *argp) {
 static int interior_child(void *argp) {
     const struct misuse_case *c = argp;
     size_t size = c->size;
-    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
-    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
     enum { K = 8 };
     unsigned char *keep[K];
-    for (int i = 0; i < K; i++) {
-        keep[i] = hak_malloc(size);
-        CHILD_CHECK(keep[i] != NULL);
-        hak_fill(keep[i], size, (uint64_t)i);
-    }
+    CHILD_CHECK(misuse_child_setup(size, keep, K) == 0);
     unsigned char *p = keep[3];
     size_t u = hak_usable_size(p);
     /* Pointers into p's block: just past its start, the middle, near the end. */
@@ -322,8 +325,7 @@ static int checks_off_child(void *argp) {
 
 static int past_last_block_child(void *argp) {
     size_t size = *(const size_t *)argp;
-    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
-    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    CHILD_CHECK(misuse_child_setup(0, NULL, 0) == 0);
     unsigned char *last = NULL;
     size_t u = 0;
     for (size_t n = 0; n < 8192 && !last; n++) { /* kept allocated: the child just exits */
@@ -391,8 +393,7 @@ static void *exiting_thread(void *argp) {
 
 static int adopted_child(void *argp) {
     size_t size = *(const size_t *)argp;
-    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
-    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    CHILD_CHECK(misuse_child_setup(0, NULL, 0) == 0);
     unsigned char *mine = hak_malloc(size); /* this thread's own heap, before the other's */
     CHILD_CHECK(mine != NULL);
     hak_fill(mine, size, 50);
@@ -461,8 +462,7 @@ static int was_old(const struct stale_arg *a, const void *p) {
 
 static int stale_child(void *argp) {
     int past_carved = *(const int *)argp;
-    CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
-    CHILD_CHECK(hak_config_set("tiny.checks", "1") == 0);
+    CHILD_CHECK(misuse_child_setup(0, NULL, 0) == 0);
     CHILD_CHECK(hak_config_set("tiny.purge_delay_ms", "-1") == 0); /* slabs stay dirty */
     unsigned char *mine = hak_malloc(64); /* this thread's own heap first */
     CHILD_CHECK(mine != NULL);
