@@ -51,8 +51,7 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
      * the new owner's key. Not all: a push that read the queue word and the old owner just
      * before the adoption can still land after it (the word is back to its old value), and
      * until a holder of the heap's lock drains the queue a second free of that block is not
-     * recognised.
-     * Double frees that race an adoption are beyond what the key can see. */
+     * recognised: double frees that race an adoption are beyond what the key can see. */
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_acquire);
     do {
         uintptr_t key = hak_tiny_free_key(__atomic_load_n(&s->owner, __ATOMIC_RELAXED));

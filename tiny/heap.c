@@ -68,6 +68,13 @@ static void tidy_abandoned_locked(hak_tiny_heap *a) {
     hak_tiny_release_empty(a);
 }
 
+/* The same, taking a's lock for it (the heaps lock held). */
+static void tidy_abandoned(hak_tiny_heap *a) {
+    hak_tiny_heap_lock(a);
+    tidy_abandoned_locked(a);
+    hak_tiny_heap_unlock(a);
+}
+
 /* Thread exit: every cached block goes back to its slab, empty slabs to the provider, and
  * the heap (with the slabs that still have blocks out) waits for the next thread. */
 static void heap_abandon(void *arg) {
@@ -108,9 +115,7 @@ static void heap_abandon(void *arg) {
     abandoned = h;
     /* A cross-thread free may have queued a slab after our last look and before the flag:
      * it saw the heap live and left the slab to us. Look once more, as its owner. */
-    hak_tiny_heap_lock(h);
-    tidy_abandoned_locked(h);
-    hak_tiny_heap_unlock(h);
+    tidy_abandoned(h);
     hak_lock_release(&heaps_lock);
 }
 
@@ -228,9 +233,7 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
         hak_tiny_heap_unlock(a);
         hak_tiny_heap_unlock(h);
     } else if (atomic_load(&a->abandoned)) {
-        hak_tiny_heap_lock(a);
-        tidy_abandoned_locked(a);
-        hak_tiny_heap_unlock(a);
+        tidy_abandoned(a);
     }
     hak_lock_release(&heaps_lock);
 }

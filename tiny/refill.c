@@ -62,12 +62,10 @@ static int carve(hak_tiny_cache *t, unsigned cls, hak_slab *s) {
     uintptr_t key = hak_tiny_free_key(s->owner);
     char *first = s->start + (size_t)s->carved * bs;
     char *p = first;
-    for (uint32_t i = 1; i < n; i++, p += bs) {
-        ((void **)p)[0] = p + bs;
+    for (uint32_t i = 0; i < n; i++, p += bs) {
+        ((void **)p)[0] = i + 1 < n ? p + bs : NULL;
         ((uintptr_t *)p)[1] = key;
     }
-    ((void **)p)[0] = NULL;
-    ((uintptr_t *)p)[1] = key;
     s->carved = (uint16_t)(s->carved + n);
     s->used = (uint16_t)(s->used + n);
     hak_tiny_slab_accept_carved(s);
