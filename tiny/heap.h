@@ -33,6 +33,10 @@ typedef struct hak_tiny_heap {
      * in a loop does not pay a release (madvise) and an acquire each time. */
     hak_slab *empty;
     unsigned empty_count;
+    /* Slabs retired under the lock, given to the provider by hak_tiny_heap_unlock once the
+     * lock is dropped: a release takes the provider's lock and may madvise, and the heap's
+     * owner would spin on its lock meanwhile (a drainer's retirements, say). */
+    hak_slab *releasing;
     struct hak_tiny_heap *next_all;
     struct hak_tiny_heap *next_abandoned;
     atomic_int abandoned; /* its thread exited; changed under the heaps lock */
@@ -50,8 +54,15 @@ static inline void hak_tiny_heap_lock(hak_tiny_heap *h) {
     hak_lock_acquire(&h->lock);
 }
 
+void hak_tiny_release_slabs(hak_slab *list);
+
+/* Drops h's lock, then gives back what was retired under it. */
 static inline void hak_tiny_heap_unlock(hak_tiny_heap *h) {
+    hak_slab *retired = h->releasing;
+    h->releasing = NULL;
     hak_lock_release(&h->lock);
+    if (retired)
+        hak_tiny_release_slabs(retired);
 }
 
 /* Slab bookkeeping shared by refill, flush and thread exit (tiny/slabs.c). */
@@ -67,14 +78,16 @@ void hak_tiny_ready_push(hak_tiny_heap *h, hak_slab *s);
 void hak_tiny_return_block(hak_tiny_heap *h, hak_slab *s, void *p);
 void hak_tiny_partial_remove(hak_tiny_heap *h, hak_slab *s);
 void hak_tiny_partial_push(hak_tiny_heap *h, hak_slab *s);
-/* The slab's blocks are all back: give it to the provider unless it is still queued. */
+/* The slab's blocks are all back: into the empty reserve, or for the provider when the
+ * heap's lock is dropped, unless it is still queued. */
 void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s);
 /* A slab after blocks came back to it: retired when empty, else on the partial list;
  * nothing for its class's current slab. */
 void hak_tiny_slab_settle(hak_tiny_heap *h, hak_slab *s);
 /* A slab for a class: from the heap's empty reserve, else from the provider. */
 hak_slab *hak_tiny_slab_get(hak_tiny_heap *h, unsigned cls);
-/* Gives the empty reserve back to the provider (thread exit). */
+/* Gives the empty reserve back to the provider, when the heap's lock is dropped (thread
+ * exit). */
 void hak_tiny_release_empty(hak_tiny_heap *h);
 
 /* A cross-thread free queued a slab on an abandoned heap: the freeing thread takes over

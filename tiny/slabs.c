@@ -88,6 +88,15 @@ int hak_tiny_drain_remote(hak_slab *s) {
     return 1;
 }
 
+/* Queues s for the provider, which gets it when h's lock is dropped (hak_tiny_heap_unlock).
+ * Until then it is already no block's slab: div_lim 0 fails the block-start check, so a
+ * stale free meanwhile is reported as it would be once the slab is released. */
+static void retire_for_release(hak_tiny_heap *h, hak_slab *s) {
+    s->div_lim = 0;
+    s->next = h->releasing;
+    h->releasing = s;
+}
+
 void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
     if (s->used != 0 || h->cls[s->class_idx].current == s)
         return;
@@ -101,7 +110,7 @@ void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
         h->empty_count++;
         return;
     }
-    hak_slab_release(s);
+    retire_for_release(h, s);
 }
 
 void hak_tiny_slab_settle(hak_tiny_heap *h, hak_slab *s) {
@@ -135,7 +144,15 @@ void hak_tiny_release_empty(hak_tiny_heap *h) {
         hak_slab *s = h->empty;
         h->empty = s->next;
         h->empty_count--;
-        hak_slab_release(s);
+        retire_for_release(h, s);
+    }
+}
+
+void hak_tiny_release_slabs(hak_slab *list) {
+    while (list) {
+        hak_slab *next = list->next;
+        hak_slab_release(list);
+        list = next;
     }
 }
 
