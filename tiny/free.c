@@ -47,11 +47,10 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
     /* The key is the owner's (tiny/tiny.h), and an adoption may be changing the owner
      * (take_slab in tiny/heap.c: it sets the queued flag, stores the new owner, then
      * empties the queue, rewriting the keys of what it takes). So the owner is read after
-     * each load of the queue word (acquire): most pushes that land after an adoption carry
-     * the new owner's key. Not all: a push that read the queue word and the old owner just
-     * before the adoption can still land after it (the word is back to its old value), and
-     * until a holder of the heap's lock drains the queue a second free of that block is not
-     * recognised: double frees that race an adoption are beyond what the key can see. */
+     * each load of the queue word (acquire, which sees the adopter's owner store once it
+     * sees its take), and the CAS fails if the queue was taken since that load: the word's
+     * generation (tiny/heap.h) differs even when the queue is back to empty. A push that
+     * lands thus carries the key of the owner that will take it. */
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_acquire);
     do {
         uintptr_t key = hak_tiny_free_key(__atomic_load_n(&s->owner, __ATOMIC_RELAXED));
@@ -62,11 +61,12 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
             return;
         }
         ((uintptr_t *)p)[1] = key;
-        *(void **)p = (void *)(old & ~(uintptr_t)1);
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old, (uintptr_t)p | 1,
+        *(void **)p = hak_tiny_remote_list(old);
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old,
+                                                    hak_tiny_remote_pushed(old, p),
                                                     memory_order_acq_rel, memory_order_acquire));
     HAK_COUNT_HOT(tiny_free_ss_remote);
-    if (old != 0)
+    if (hak_tiny_remote_busy(old))
         return; /* already queued */
     hak_tiny_heap *h = s->owner; /* read after our CAS: sees an adopter's store (acq_rel) */
     hak_tiny_ready_push(h, s);
@@ -138,7 +138,7 @@ HAK_NOINLINE void hak_tiny_free_suspect(void *p, hak_slab *s) {
          * ours to free: reported as a double free, its first free having emptied it). */
         hak_tiny_heap_lock(h);
         found = s->owner != h || s->div_lim == 0 || list_contains(s->local_free, p, cap) ||
-                list_contains((void *)(atomic_load(&s->remote_free) & ~(uintptr_t)1), p, cap);
+                list_contains(hak_tiny_remote_list(atomic_load(&s->remote_free)), p, cap);
         hak_tiny_heap_unlock(h);
     }
     if (found) {

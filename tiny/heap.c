@@ -101,7 +101,7 @@ static void heap_abandon(void *arg) {
         h->cls[c].current = NULL;
         /* Decide before retiring: a retired slab may be unmapped or owned by another
          * thread the moment it is released. */
-        if (cur->used == 0 && atomic_load(&cur->remote_free) == 0)
+        if (cur->used == 0 && !hak_tiny_remote_busy(atomic_load(&cur->remote_free)))
             hak_tiny_slab_retire_if_empty(h, cur);
         else
             hak_tiny_partial_push(h, cur);
@@ -129,16 +129,16 @@ static void heap_abandon(void *arg) {
  * already queued on a is left to a. Free blocks carry their owner's key (tiny/tiny.h):
  * those on the slab's list and those taken off the queue get h's. */
 static int take_slab(hak_tiny_heap *a, hak_tiny_heap *h, hak_slab *s) {
-    uintptr_t expected = 0;
-    if (!atomic_compare_exchange_strong(&s->remote_free, &expected, 1))
+    uintptr_t idle = atomic_load(&s->remote_free);
+    if (hak_tiny_remote_busy(idle) ||
+        !atomic_compare_exchange_strong(&s->remote_free, &idle, idle | HAK_TINY_REMOTE_QUEUED))
         return 0;
     hak_tiny_partial_remove(a, s);
     __atomic_store_n(&s->owner, h, __ATOMIC_RELAXED); /* published by the exchange below */
     void *p = s->local_free;
     for (unsigned i = 0; p && i < s->local_count; i++, p = *(void **)p)
         ((uintptr_t *)p)[1] = hak_tiny_free_key(h);
-    uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
-    hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
+    hak_tiny_splice_remote(s, hak_tiny_remote_list(hak_tiny_remote_take(s, 0)));
     HAK_COUNT_HOT(tiny_refill_adopt);
     return 1;
 }

@@ -46,6 +46,43 @@ typedef struct hak_tiny_heap {
 
 hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
 
+/* A slab's remote-free word (hak_slab.remote_free): the queue's first block (bits 3-47),
+ * the queued flag (bit 0), and in bits 48-63 a generation that every take of the queue
+ * raises. A cross-thread free reads the word and the slab's owner (whose address is the
+ * free key it writes), then CASes the word; without the generation, a free that read the
+ * word just before an adoption (which sets the flag, changes the owner, and empties the
+ * queue back to zero) could still land after it with the old owner's key, and a second
+ * free of that block would go unseen. With it, that CAS fails and the free reads the owner
+ * again. User-space addresses fit in 48 bits (x86-64 and AArch64 without a hint above). */
+#define HAK_TINY_REMOTE_QUEUED ((uintptr_t)1)
+#define HAK_TINY_REMOTE_GEN    ((uintptr_t)1 << 48)
+
+static inline void *hak_tiny_remote_list(uintptr_t word) {
+    return (void *)(word & (HAK_TINY_REMOTE_GEN - 1) & ~HAK_TINY_REMOTE_QUEUED);
+}
+
+/* Queued, or blocks waiting: such a slab is not given back to the provider. */
+static inline int hak_tiny_remote_busy(uintptr_t word) {
+    return (word & (HAK_TINY_REMOTE_GEN - 1)) != 0;
+}
+
+/* The word after pushing block p onto the queue `word` holds (the flag set). */
+static inline uintptr_t hak_tiny_remote_pushed(uintptr_t word, void *p) {
+    return (word & ~(HAK_TINY_REMOTE_GEN - 1)) | (uintptr_t)p | HAK_TINY_REMOTE_QUEUED;
+}
+
+/* Empties s's queue, keeping the queued flag only if keep_flag, and returns the old word.
+ * Acquire: the blocks' links are the pushers' writes. */
+static inline uintptr_t hak_tiny_remote_take(hak_slab *s, int keep_flag) {
+    uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_relaxed), next;
+    do {
+        next = ((old & ~(HAK_TINY_REMOTE_GEN - 1)) + HAK_TINY_REMOTE_GEN) |
+               (keep_flag ? old & HAK_TINY_REMOTE_QUEUED : 0);
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old, next,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    return old;
+}
+
 /* Takes heap h's lock, blocking (its owner, or a holder of the heaps lock for an abandoned
  * heap). The thread's counter shard is registered first: registering may allocate, and an
  * allocation under the lock would wait for it forever (a refill takes it). */

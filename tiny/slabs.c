@@ -78,13 +78,10 @@ void hak_tiny_splice_remote(hak_slab *s, void *list) {
 
 /* Moves the remote queue to the local list, keeping the queued flag. 1 if it held blocks. */
 int hak_tiny_drain_remote(hak_slab *s) {
-    uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
-    do {
-        if ((old & ~(uintptr_t)1) == 0)
-            return 0;
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &old, old & 1,
-                                                    memory_order_acquire, memory_order_relaxed));
-    hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
+    if (!hak_tiny_remote_list(atomic_load_explicit(&s->remote_free, memory_order_relaxed)))
+        return 0;
+    /* Only frees fill the queue meanwhile: it is still not empty. */
+    hak_tiny_splice_remote(s, hak_tiny_remote_list(hak_tiny_remote_take(s, 1)));
     return 1;
 }
 
@@ -101,7 +98,7 @@ void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
     if (s->used != 0 || h->cls[s->class_idx].current == s)
         return;
     /* Still on the ready stack: it is retired when the stack is processed. */
-    if (atomic_load_explicit(&s->remote_free, memory_order_acquire) != 0)
+    if (hak_tiny_remote_busy(atomic_load_explicit(&s->remote_free, memory_order_acquire)))
         return;
     hak_tiny_partial_remove(h, s);
     if (h->empty_count < EMPTY_KEEP) {
@@ -170,8 +167,7 @@ void hak_tiny_process_ready(hak_tiny_heap *h) {
     hak_slab *s = atomic_exchange_explicit(&h->ready, NULL, memory_order_acquire);
     while (s) {
         hak_slab *next = s->ready_next; /* before the flag clears: a push may requeue s */
-        uintptr_t old = atomic_exchange_explicit(&s->remote_free, 0, memory_order_acq_rel);
-        hak_tiny_splice_remote(s, (void *)(old & ~(uintptr_t)1));
+        hak_tiny_splice_remote(s, hak_tiny_remote_list(hak_tiny_remote_take(s, 0)));
         hak_tiny_slab_settle(h, s);
         s = next;
     }
