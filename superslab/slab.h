@@ -49,7 +49,7 @@ typedef struct hak_slab {
      * flag: set by the push that finds the queue empty (which then puts the slab on its
      * owner's ready stack), cleared only under the owner heap's lock when the slab comes off
      * that stack. Push and flag are one CAS, so a queued slab is never released. The top 16
-     * bits count the times the queue was emptied (tiny/heap.h, hak_tiny_remote_*). */
+     * bits count the takes of the queue since the slab was acquired (tiny/heap.h). */
     _Alignas(64) _Atomic uintptr_t remote_free;
     struct hak_slab *ready_next;
 

@@ -50,7 +50,8 @@ HAK_NOINLINE void hak_tiny_free_remote(void *p, hak_slab *s, int check) {
      * each load of the queue word (acquire, which sees the adopter's owner store once it
      * sees its take), and the CAS fails if the queue was taken since that load: the word's
      * generation (tiny/heap.h) differs even when the queue is back to empty. A push that
-     * lands thus carries the key of the owner that will take it. */
+     * lands thus carries the key of the owner that will take it, except inside the
+     * adoption itself (take_slab says which double free that leaves unseen). */
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_acquire);
     do {
         uintptr_t key = hak_tiny_free_key(__atomic_load_n(&s->owner, __ATOMIC_RELAXED));

@@ -100,7 +100,7 @@ static void heap_abandon(void *arg) {
             continue;
         h->cls[c].current = NULL;
         /* Decide before retiring: a retired slab may be unmapped or owned by another
-         * thread the moment it is released. */
+         * thread the moment it is released (when the heap's lock is dropped). */
         if (cur->used == 0 && !hak_tiny_remote_busy(atomic_load(&cur->remote_free)))
             hak_tiny_slab_retire_if_empty(h, cur);
         else
@@ -123,18 +123,21 @@ static void heap_abandon(void *arg) {
 #define ADOPT_SCAN 8 /* abandoned heaps looked at per attempt */
 
 /* Takes slab s from abandoned heap a for heap h (the calling thread's). Setting the queued
- * flag first (CAS 0 -> 1) makes every cross-thread free skip the notification, so none of
- * them reads the owner to notify it while it changes; then the flag is cleared again,
- * taking the blocks that arrived meanwhile, and from then on frees queue s on h. A slab
- * already queued on a is left to a. Free blocks carry their owner's key (tiny/tiny.h):
- * those on the slab's list and those taken off the queue get h's. */
+ * flag first (a CAS from neither flag nor blocks) makes every cross-thread free skip the
+ * notification, so none of them reads the owner to notify it while it changes; then the
+ * queue is taken with the flag cleared, with the blocks that arrived meanwhile, and from
+ * then on frees queue s on h. A slab already queued on a is left to a. Free blocks carry
+ * their owner's key (tiny/tiny.h): those on the slab's list and those taken off the queue
+ * get h's. Until the take, a block freed in this window may carry a's key while the owner
+ * is h already, and a second free of it in the same window compares with h's: the one
+ * double free the key cannot see (the window is this function, under a's and h's locks). */
 static int take_slab(hak_tiny_heap *a, hak_tiny_heap *h, hak_slab *s) {
     uintptr_t idle = atomic_load(&s->remote_free);
     if (hak_tiny_remote_busy(idle) ||
         !atomic_compare_exchange_strong(&s->remote_free, &idle, idle | HAK_TINY_REMOTE_QUEUED))
         return 0;
     hak_tiny_partial_remove(a, s);
-    __atomic_store_n(&s->owner, h, __ATOMIC_RELAXED); /* published by the exchange below */
+    __atomic_store_n(&s->owner, h, __ATOMIC_RELAXED); /* published by the take below */
     void *p = s->local_free;
     for (unsigned i = 0; p && i < s->local_count; i++, p = *(void **)p)
         ((uintptr_t *)p)[1] = hak_tiny_free_key(h);
@@ -172,7 +175,9 @@ void hak_tiny_heaps_init(void) {
 /* The forking thread's own heap lock first (a drainer may be at work on it; the child
  * must find it whole), then the heaps lock: the order of a refill. Other heaps' locks are
  * not taken (their owners may wait for the heaps lock while holding them); in the child
- * they are reset, as any lock of a thread that is gone. */
+ * they are reset, as any lock of a thread that is gone. A drainer that dropped the lock
+ * and is giving the slabs it retired to the provider is another thread: in the child
+ * those slabs are in no list, lost to it (at most the slabs one drain emptied). */
 void hak_tiny_heaps_fork_prepare(void) {
     hak_tiny_heap *mine = hak_tiny_tls.heap;
     if (mine)

@@ -46,14 +46,17 @@ typedef struct hak_tiny_heap {
 
 hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t);
 
-/* A slab's remote-free word (hak_slab.remote_free): the queue's first block (bits 3-47),
- * the queued flag (bit 0), and in bits 48-63 a generation that every take of the queue
- * raises. A cross-thread free reads the word and the slab's owner (whose address is the
- * free key it writes), then CASes the word; without the generation, a free that read the
- * word just before an adoption (which sets the flag, changes the owner, and empties the
- * queue back to zero) could still land after it with the old owner's key, and a second
- * free of that block would go unseen. With it, that CAS fails and the free reads the owner
- * again. User-space addresses fit in 48 bits (x86-64 and AArch64 without a hint above). */
+/* A slab's remote-free word (hak_slab.remote_free): the queue's first block (bits 4-47:
+ * blocks are 16-aligned), the queued flag (bit 0), and in bits 48-63 a generation that
+ * every take of the queue raises. A cross-thread free reads the word and the slab's owner
+ * (whose address is the free key it writes), then CASes the word; without the generation,
+ * a free that read the word just before an adoption (which sets the flag, changes the
+ * owner, and empties the queue back to zero) could still land after it with the old
+ * owner's key, and a second free of that block would go unseen. With it, that CAS fails
+ * and the free reads the owner again (unless exactly 65536 takes ran while it stalled
+ * between its load and its CAS). Block addresses fit in 48 bits: core/map.c registers no
+ * slab above 2^47 (HAK_MAP_ADDR_BITS). */
+_Static_assert(sizeof(uintptr_t) == 8, "the remote-free word packs a generation above bit 48");
 #define HAK_TINY_REMOTE_QUEUED ((uintptr_t)1)
 #define HAK_TINY_REMOTE_GEN    ((uintptr_t)1 << 48)
 
@@ -72,7 +75,8 @@ static inline uintptr_t hak_tiny_remote_pushed(uintptr_t word, void *p) {
 }
 
 /* Empties s's queue, keeping the queued flag only if keep_flag, and returns the old word.
- * Acquire: the blocks' links are the pushers' writes. */
+ * Acquire: the blocks' links are the pushers' writes. Release: take_slab's owner store is
+ * published by its take, for every free that reads the word after it. */
 static inline uintptr_t hak_tiny_remote_take(hak_slab *s, int keep_flag) {
     uintptr_t old = atomic_load_explicit(&s->remote_free, memory_order_relaxed), next;
     do {
@@ -124,7 +128,7 @@ void hak_tiny_slab_settle(hak_tiny_heap *h, hak_slab *s);
 /* A slab for a class: from the heap's empty reserve, else from the provider. */
 hak_slab *hak_tiny_slab_get(hak_tiny_heap *h, unsigned cls);
 /* Gives the empty reserve back to the provider, when the heap's lock is dropped (thread
- * exit). */
+ * exit, tidying an abandoned heap). */
 void hak_tiny_release_empty(hak_tiny_heap *h);
 
 /* A cross-thread free queued a slab on an abandoned heap: the freeing thread takes over
