@@ -361,9 +361,20 @@ if has_part larson && [ -s "$larson_tsv" ]; then
     larson_allocs=$(awk -F'\t' 'NR > 1 && !($2 in s) { s[$2] = 1; printf "%s ", $2 }' "$larson_tsv")
     larson_md=$(awk -F'\t' -v order="$larson_allocs" -v profiles="${larson_profiles//,/ }" \
         "$median_awk"'
+    # vals[key, 1..cnt] sorted into v[1..cnt]
+    function sort_into(key, cnt, v,   i, j, t) {
+        for (i = 1; i <= cnt; i++) v[i] = vals[key, i]
+        for (i = 2; i <= cnt; i++) {
+            t = v[i]
+            for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]
+            v[j + 1] = t
+        }
+    }
     NR > 1 {
         p = $1; a = $2; total[p, a]++
         if ($4 == "NA") next
+        run[p, a, $3] = $4 + 0
+        if ($3 + 0 > runs[p]) runs[p] = $3 + 0
         k = ++ok[p, a]
         vals["ops" SUBSEP p SUBSEP a, k] = $4 + 0
         vals["rss" SUBSEP p SUBSEP a, k] = $5 + 0
@@ -404,6 +415,27 @@ if has_part larson && [ -s "$larson_tsv" ]; then
                        total[p, a], human(m[p, a]), human(lo[p, a]), human(hi[p, a]),
                        100 * (hi[p, a] - lo[p, a]) / m[p, a], vs, vb, mib(rs[p, a]), mib(rhi[p, a])
             }
+            # The same comparison run by run: a run is one turn of every allocator, close
+            # in time, so its ratios share the machine'"'"'s conditions of that moment.
+            line = ""
+            for (j = 1; j <= na; j++) {
+                b = names[j]
+                if (b == "hakmem" || !((p, "hakmem") in m) || !((p, b) in m)) continue
+                n = 0; ahead = 0
+                for (r = 1; r <= runs[p]; r++) {
+                    if (!((p, "hakmem", r) in run) || !((p, b, r) in run)) continue
+                    x = run[p, "hakmem", r] / run[p, b, r]
+                    vals["ratio" SUBSEP b, ++n] = x
+                    ahead += x > 1
+                }
+                if (n == 0) continue
+                sort_into("ratio" SUBSEP b, n, v)
+                line = line sprintf("%s %s %.2fx (quartiles %.2fx-%.2fx), ahead in %d of %d",
+                                    line == "" ? "" : ";", b, med("ratio" SUBSEP b, n),
+                                    v[int((n + 3) / 4)], v[int((3 * n + 1) / 4)], ahead, n)
+            }
+            if (line != "")
+                printf "\nhakmem / other within each run:%s.\n", line
         }
     }' "$larson_tsv")
     if [ "$have_gnuplot" = 1 ]; then
@@ -740,7 +772,9 @@ page=$tmpdir/page.md
         echo "\`benchmarks/larson.c\`: 2 threads allocate and free blocks of random sizes in a table of"
         echo "slots, blocks cross threads as the threads are replaced; throughput in operations"
         echo "per second (higher is better). Ratios are throughput ratios (above 1.00x: faster);"
-        echo "\"vs best other\" compares with the fastest other allocator of that profile."
+        echo "\"vs best other\" compares with the fastest other allocator of that profile. Under each"
+        echo "table, the same ratios run by run (run k of every allocator, taken in turn, share"
+        echo "the machine's load of that moment): their median, quartiles, and the runs hakmem won."
         echo "$larson_runs runs of ${larson_seconds} s per allocator and profile; profiles: tiny"
         echo "8-128 B, default 8-1000 B, mid 1-32768 B (1000 slots per thread)."
         echo "$larson_md"
