@@ -1,5 +1,6 @@
 /* Tiny (requests up to 32 KiB): every size gets its own non-overlapping block, many live
- * blocks keep their data whatever the free order. */
+ * blocks keep their data whatever the free order; the parts of a slab's remote-free word. */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "core/test_util.h"
 #include "hakmem/hakmem.h"
 #include "shim/hak_test.h"
+#include "tiny/heap.h"
 
 static void size_case(size_t n) {
     enum { K = 32 };
@@ -153,4 +155,57 @@ HAK_TEST(Tiny, EmptySlabsServeOtherClasses) {
     for (int i = 0; i < BIG_N; i++)
         hak_free(p[i]);
     free(p);
+}
+
+/* A slab's remote-free word (tiny/heap.h): the queue's first block, the queued flag and a
+ * generation that every take raises. The generation is what makes a cross-thread free that
+ * read the word before a take fail its CAS, even when the queue is back to empty. */
+HAK_TEST(TinyRemoteWord, PushTakeAndGeneration) {
+    static hak_slab s; /* zeroed: empty queue, generation 0 */
+    void *p = (void *)(uintptr_t)0x7ffffffff000; /* the highest user block address's shape */
+    void *q = (void *)(uintptr_t)0x10000;
+
+    uintptr_t w = atomic_load(&s.remote_free);
+    HAK_EXPECT(!hak_tiny_remote_busy(w));
+    HAK_EXPECT(hak_tiny_remote_list(w) == NULL);
+
+    w = hak_tiny_remote_pushed(w, p);
+    HAK_EXPECT(hak_tiny_remote_list(w) == p);
+    HAK_EXPECT(hak_tiny_remote_busy(w));
+    HAK_EXPECT_EQ(w & HAK_TINY_REMOTE_QUEUED, HAK_TINY_REMOTE_QUEUED);
+    atomic_store(&s.remote_free, w);
+
+    /* A take that keeps the flag: the queue is empty, the slab still queued. */
+    HAK_EXPECT(hak_tiny_remote_list(hak_tiny_remote_take(&s, 1)) == p);
+    w = atomic_load(&s.remote_free);
+    HAK_EXPECT(hak_tiny_remote_list(w) == NULL);
+    HAK_EXPECT(hak_tiny_remote_busy(w)); /* the flag alone */
+    HAK_EXPECT_EQ(w / HAK_TINY_REMOTE_GEN, 1);
+
+    /* A push keeps the generation it found. */
+    w = hak_tiny_remote_pushed(w, q);
+    HAK_EXPECT(hak_tiny_remote_list(w) == q);
+    HAK_EXPECT_EQ(w / HAK_TINY_REMOTE_GEN, 1);
+    atomic_store(&s.remote_free, w);
+
+    /* A take that clears the flag: the word is idle again, one generation on. */
+    uintptr_t stale = hak_tiny_remote_take(&s, 0);
+    HAK_EXPECT(hak_tiny_remote_list(stale) == q);
+    w = atomic_load(&s.remote_free);
+    HAK_EXPECT(!hak_tiny_remote_busy(w));
+    HAK_EXPECT_EQ(w / HAK_TINY_REMOTE_GEN, 2);
+
+    /* A free that read the idle word before a take (here: before the adopter's flag and
+     * take of take_slab) cannot land after it, although the queue is empty and idle again. */
+    uintptr_t seen = w;
+    atomic_store(&s.remote_free, w | HAK_TINY_REMOTE_QUEUED);
+    hak_tiny_remote_take(&s, 0);
+    HAK_EXPECT(!hak_tiny_remote_busy(atomic_load(&s.remote_free)));
+    HAK_EXPECT(!atomic_compare_exchange_strong(&s.remote_free, &seen,
+                                               hak_tiny_remote_pushed(seen, p)));
+
+    /* The generation wraps without touching the pointer bits. */
+    atomic_store(&s.remote_free, ~(HAK_TINY_REMOTE_GEN - 1) | (uintptr_t)q);
+    HAK_EXPECT(hak_tiny_remote_list(hak_tiny_remote_take(&s, 0)) == q);
+    HAK_EXPECT_EQ(atomic_load(&s.remote_free), 0);
 }
