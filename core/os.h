@@ -31,9 +31,9 @@ void *hak_os_map_at(void *addr, size_t size);
 int   hak_os_decommit(void *addr, size_t size);
 /* Makes a decommitted range read-write again (zero-filled); mapped bytes count it. */
 int   hak_os_recommit(void *addr, size_t size);
-/* Asks for transparent huge pages on [addr, addr + size) (MADV_HUGEPAGE); 0 on success,
- * -1 on a kernel without them (EINVAL; ENOTSUP where the headers lack MADV_HUGEPAGE). Under THP "never" the range is only flagged (and
- * no longer merges with unflagged neighbours). */
+/* Asks for transparent huge pages on [addr, addr + size) (MADV_HUGEPAGE); 0 on success, -1
+ * on a kernel without them (EINVAL; ENOTSUP where the headers lack MADV_HUGEPAGE). Under
+ * THP "never" the range is only flagged (and no longer merges with unflagged neighbours). */
 int   hak_os_advise_huge(void *addr, size_t size);
 /* Grows or shrinks a mapping, moving it if needed (mremap MAYMOVE); NULL on failure. */
 void *hak_os_remap(void *addr, size_t old_size, size_t new_size);

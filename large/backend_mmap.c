@@ -80,9 +80,9 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
  * advised MADV_HUGEPAGE, so a block reused in a loop costs one TLB entry per 2 MiB instead
  * of 512: fixed2m about 0.9x glibc's time per cycle against parity without it
  * (benchmarks/vm.sh --mode fixed2m, HAKMEM_LARGE_HUGEPAGES=1 against =0; docs/BENCHMARKS.md
- * has the row). Asking for every size made random erratic on this VM (medians of 200 and 530 us from run to run: under the default
- * defrag=madvise a fault in an advised range may compact memory, and a huge page of fresh
- * memory is slow to fault in). The costs: a 2-4 MiB block touched sparsely holds a whole
+ * has the row). Asking for every size made random erratic on this VM (medians of 200 and
+ * 530 us from run to run: under the default defrag=madvise a fault in an advised range may
+ * compact memory, and a huge page of fresh memory is slow to fault in). The costs: a 2-4 MiB block touched sparsely holds a whole
  * 2 MiB page for each 2 MiB region it touches (khugepaged may also fill one in); the advice
  * stays with the range when it is reused, split or grown; an advised mapping never merges
  * with its neighbours (see reuse()). Under THP "never" only the alignment changes, under

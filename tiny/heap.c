@@ -19,11 +19,18 @@ static size_t spare_left;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 
+/* Takes the heaps lock, the thread's counter shard registered first, as for a heap's lock
+ * (hak_tiny_heap_lock): a count under the lock must not allocate. */
+static void heaps_lock_acquire(void) {
+    hak_counters_ensure_thread();
+    hak_lock_acquire(&heaps_lock);
+}
+
 static hak_tiny_heap *heap_new_locked(void) {
     if (spare_left == 0) {
         hak_lock_release(&heaps_lock);
         void *chunk = hak_os_map(HEAP_CHUNK);
-        hak_lock_acquire(&heaps_lock);
+        heaps_lock_acquire();
         if (!chunk)
             return NULL;
         spare = chunk;
@@ -37,8 +44,7 @@ static hak_tiny_heap *heap_new_locked(void) {
 }
 
 hak_tiny_heap *hak_tiny_heap_attach(hak_tiny_cache *t) {
-    hak_counters_ensure_thread(); /* its first count is under the heaps lock: see heap.h */
-    hak_lock_acquire(&heaps_lock);
+    heaps_lock_acquire();
     hak_tiny_heap *h = abandoned;
     if (h) {
         abandoned = h->next_abandoned;
@@ -109,7 +115,7 @@ static void heap_abandon(void *arg) {
     hak_tiny_release_empty(h);
     t->heap = NULL;
     hak_tiny_heap_unlock(h); /* before the heaps lock: see tiny/heap.h */
-    hak_lock_acquire(&heaps_lock);
+    heaps_lock_acquire();
     atomic_store(&h->abandoned, 1); /* seq_cst: see hak_tiny_free_remote */
     h->next_abandoned = abandoned;
     abandoned = h;
@@ -150,7 +156,7 @@ hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls) {
     if (!__atomic_load_n(&abandoned, __ATOMIC_RELAXED)) /* a hint; checked under the lock */
         return NULL;
     hak_slab *found = NULL;
-    hak_lock_acquire(&heaps_lock);
+    heaps_lock_acquire();
     unsigned scanned = 0;
     for (hak_tiny_heap *a = abandoned; a && !found && scanned < ADOPT_SCAN; a = a->next_abandoned) {
         scanned++;
@@ -182,7 +188,7 @@ void hak_tiny_heaps_fork_prepare(void) {
     hak_tiny_heap *mine = hak_tiny_tls.heap;
     if (mine)
         hak_tiny_heap_lock(mine);
-    hak_lock_acquire(&heaps_lock);
+    hak_lock_acquire(&heaps_lock); /* raw: registering a counter shard may allocate */
 }
 
 void hak_tiny_heaps_fork_parent(void) {
@@ -218,10 +224,9 @@ void hak_tiny_heaps_fork_child(void) {
  * (its later frees to them are owner frees, and it reuses their free blocks), rather than
  * waiting for a new thread to adopt the heap. */
 void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
-    hak_counters_ensure_thread(); /* before the heaps lock: see hak_tiny_heap_lock */
     hak_tiny_cache *t = &hak_tiny_tls;
     hak_tiny_heap *h = t->heap ? t->heap : hak_tiny_heap_attach(t);
-    hak_lock_acquire(&heaps_lock);
+    heaps_lock_acquire();
     if (atomic_load(&a->abandoned) && h && h != a) {
         hak_tiny_heap_lock(h); /* our own: see tiny/heap.h for the order */
         hak_tiny_heap_lock(a);
@@ -244,8 +249,7 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a) {
 }
 
 void hak_tiny_drain_idle(hak_tiny_heap *h) {
-    hak_counters_ensure_thread(); /* see hak_tiny_heap_lock */
-    if (!hak_lock_try(&h->lock))
+    if (!hak_tiny_heap_trylock(h))
         return;
     HAK_COUNT(tiny_heap_drain);
     hak_tiny_process_ready(h);

@@ -95,6 +95,12 @@ static inline void hak_tiny_heap_lock(hak_tiny_heap *h) {
     hak_lock_acquire(&h->lock);
 }
 
+/* The same without waiting (any thread but the owner): 1 if taken. */
+static inline int hak_tiny_heap_trylock(hak_tiny_heap *h) {
+    hak_counters_ensure_thread();
+    return hak_lock_try(&h->lock);
+}
+
 void hak_tiny_release_slabs(hak_slab *list);
 
 /* Drops h's lock, then gives back what was retired under it. */

@@ -270,8 +270,8 @@ static int interior_child(void *argp) {
  * allocates nothing of that size afterwards and leaves with _exit. A double free with the
  * checks off would corrupt the list for real and is not tried. A pointer past the blocks
  * handed out in its slab (past its last block, or to a block not carved yet) is reported
- * all the same: pushing it would hand out memory beyond the slab, or twice. Turning the checks back on at run time makes the next misuse (in another size
- * class) reported again. */
+ * all the same: pushing it would hand out memory beyond the slab, or twice. Turning the
+ * checks back on at run time makes the next misuse (in another size class) reported again. */
 static int checks_off_child(void *argp) {
     (void)argp;
     CHILD_CHECK(hak_config_set("core.foreign_free", "ignore") == 0);
