@@ -1,6 +1,7 @@
 /* The one list of hakmem counters: X(name, hot, help).
  * hot=1: on the tiny hot path; compiled away unless HAKMEM_DEBUG_COUNTERS is set.
- * hot=0: on slow or large paths next to a system call; always counted. */
+ * hot=0: on slow or large paths next to a system call; always counted.
+ * Counters only grow; the gauges (HAK_GAUGE_LIST, below) say how much is held now. */
 #ifndef HAKMEM_COUNTERS_COUNTER_LIST_H
 #define HAKMEM_COUNTERS_COUNTER_LIST_H
 
@@ -31,6 +32,14 @@
     X(batch_split, 0, "batch ranges split to serve a smaller request")                       \
     X(batch_coalesce, 0, "freed ranges merged with a kept neighbour")                        \
     X(batch_reclaimed_bytes, 0, "bytes given back to the OS by batch flushes")               \
+    X(purge_time, 0, "purge passes of the clock (caches older than their delay)")             \
+    X(purge_time_bytes, 0, "bytes given back because they stayed unused past their delay")   \
+    X(purge_cap, 0, "purges because retained bytes passed their budget or a cap")            \
+    X(purge_cap_bytes, 0, "bytes given back to keep retention within its budget or a cap")    \
+    X(purge_pressure, 0, "times the OS refused memory and every cache was released")          \
+    X(purge_pressure_bytes, 0, "bytes given back under pressure (before the retry)")          \
+    X(purge_request, 0, "trims on request (hak_trim, malloc_trim, large.flush)")              \
+    X(purge_request_bytes, 0, "bytes given back on request")                                  \
     X(superslab_new, 0, "SuperSlabs mapped")                                                 \
     X(numa_bind_local, 0, "mappings bound to the local node (numa.mode=local)")              \
     X(numa_bind_interleave, 0, "mappings interleaved over the nodes (numa.mode=interleave)") \
@@ -53,5 +62,19 @@
     X(tiny_free_tls_sll, 1, "frees pushed to the thread's tls_sll")                          \
     X(tiny_free_ss_local, 1, "frees returned to the slab local list (cache flush)")          \
     X(tiny_free_ss_remote, 1, "frees pushed to a slab remote queue")
+
+/* Gauges: X(name, help), one process-wide value each, raised and lowered by the room that
+ * holds the bytes (an atomic add next to a system call or under a slow-path lock). Live
+ * bytes are what the program holds; retained bytes are resident memory kept for reuse,
+ * which the purge budget (core/purge.h) bounds; kept bytes are address space kept mapped
+ * for reuse, resident or not. */
+#define HAK_GAUGE_LIST(X)                                                                     \
+    X(live_large_bytes, "bytes of large blocks in use (their mappings or C-library blocks)")  \
+    X(live_slab_bytes, "bytes of slabs handed to threads (64 KiB each)")                      \
+    X(retained_bigcache_bytes, "resident bytes of freed large mappings kept in BigCache")     \
+    X(retained_batch_bytes, "resident bytes of freed large ranges in the batch, not purged")  \
+    X(retained_slab_bytes, "resident bytes of free slabs kept by the provider, not purged")   \
+    X(kept_batch_bytes, "address space of freed large ranges kept mapped by the batch")       \
+    X(kept_superslab_bytes, "address space of empty SuperSlabs kept mapped")
 
 #endif

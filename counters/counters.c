@@ -24,6 +24,17 @@ static const char *const counter_names[HAK_CTR_COUNT] = {
 static const char *const sampled_names[] = {"minflt", "majflt"};
 #define SAMPLED_COUNT 2
 
+_Atomic int64_t hak_gauges[HAK_GAUGE_COUNT];
+
+static const char *const gauge_names[HAK_GAUGE_COUNT] = {
+#define HAK_GAUGE_NAME(name, help) #name,
+    HAK_GAUGE_LIST(HAK_GAUGE_NAME)
+#undef HAK_GAUGE_NAME
+};
+
+/* Everything a snapshot holds: counters, then sampled values, then gauges. */
+#define SNAPSHOT_COUNT (HAK_CTR_COUNT + SAMPLED_COUNT + HAK_GAUGE_COUNT)
+
 static hak_lock shards_lock = HAK_LOCK_INIT;
 static hak_counter_shard *shards;  /* live threads */
 static uint64_t retired[HAK_CTR_COUNT]; /* sums of exited threads */
@@ -130,14 +141,18 @@ HAK_API size_t hak_counters_snapshot(hak_counter_value *out, size_t max) {
     uint64_t sampled[SAMPLED_COUNT];
     sum_all(sums);
     sample_faults(sampled);
-    size_t total = HAK_CTR_COUNT + SAMPLED_COUNT;
+    size_t total = SNAPSHOT_COUNT;
     for (size_t i = 0; i < total && i < max; i++) {
         if (i < HAK_CTR_COUNT) {
             out[i].name = counter_names[i];
             out[i].value = sums[i];
-        } else {
+        } else if (i < HAK_CTR_COUNT + SAMPLED_COUNT) {
             out[i].name = sampled_names[i - HAK_CTR_COUNT];
             out[i].value = sampled[i - HAK_CTR_COUNT];
+        } else {
+            size_t g = i - HAK_CTR_COUNT - SAMPLED_COUNT;
+            out[i].name = gauge_names[g];
+            out[i].value = hak_gauge_get((enum hak_gauge_id)g);
         }
     }
     return total;
@@ -148,8 +163,8 @@ HAK_API int hak_counter_get(const char *name, uint64_t *value) {
         errno = EINVAL;
         return -1;
     }
-    hak_counter_value all[HAK_CTR_COUNT + SAMPLED_COUNT];
-    size_t n = hak_counters_snapshot(all, HAK_CTR_COUNT + SAMPLED_COUNT);
+    hak_counter_value all[SNAPSHOT_COUNT];
+    size_t n = hak_counters_snapshot(all, SNAPSHOT_COUNT);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(all[i].name, name) == 0) {
             *value = all[i].value;
@@ -175,8 +190,8 @@ void hak_write_all(int fd, const char *buf, size_t len) {
 }
 
 HAK_API void hak_counters_print(int fd) {
-    hak_counter_value all[HAK_CTR_COUNT + SAMPLED_COUNT];
-    size_t n = hak_counters_snapshot(all, HAK_CTR_COUNT + SAMPLED_COUNT);
+    hak_counter_value all[SNAPSHOT_COUNT];
+    size_t n = hak_counters_snapshot(all, SNAPSHOT_COUNT);
     char line[160];
     int len = snprintf(line, sizeof line, "[hakmem] counters%s\n",
 #ifdef HAKMEM_DEBUG_COUNTERS

@@ -14,6 +14,13 @@ enum hak_counter_id {
     HAK_CTR_COUNT
 };
 
+enum hak_gauge_id {
+#define HAK_GAUGE_ENUM(name, help) HAK_GAUGE_##name,
+    HAK_GAUGE_LIST(HAK_GAUGE_ENUM)
+#undef HAK_GAUGE_ENUM
+    HAK_GAUGE_COUNT
+};
+
 typedef struct hak_counter_shard {
     uint64_t v[HAK_CTR_COUNT];
     struct hak_counter_shard *next;
@@ -48,6 +55,21 @@ static inline void hak_counter_add(enum hak_counter_id id, uint64_t n) {
 #else
 #define HAK_COUNT_HOT(name) ((void)0)
 #endif
+
+/* Gauges: process-wide, so an atomic add (callers are slow paths). */
+extern _Atomic int64_t hak_gauges[HAK_GAUGE_COUNT];
+
+static inline void hak_gauge_add(enum hak_gauge_id id, int64_t delta) {
+    __atomic_fetch_add(&hak_gauges[id], delta, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t hak_gauge_get(enum hak_gauge_id id) {
+    int64_t v = __atomic_load_n(&hak_gauges[id], __ATOMIC_RELAXED);
+    return v > 0 ? (uint64_t)v : 0; /* a reader between two rooms' updates may see a dip */
+}
+
+#define HAK_GAUGE_ADD(name, delta) hak_gauge_add(HAK_GAUGE_##name, (int64_t)(delta))
+#define HAK_GAUGE(name) hak_gauge_get(HAK_GAUGE_##name)
 
 /* Fork: the shard list lock is held across fork; in the child only the calling thread
  * survives, its shard stays and the others are folded. */
