@@ -7,6 +7,7 @@
 #include "core/init.h"
 #include "core/libc.h"
 #include "core/options.h"
+#include "core/purge.h"
 #include "core/report.h"
 #include "hakmem/hakmem.h"
 
@@ -19,12 +20,8 @@ static void *large_alloc(size_t size, size_t alignment, uintptr_t site, int zero
     return hak_fallback_alloc(size, alignment, zero);
 }
 
-HAK_NOINLINE void *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t site, int zero) {
-    hak_init_ensure();
-    if (hak_unlikely(size > (size_t)PTRDIFF_MAX)) {
-        errno = ENOMEM;
-        return NULL;
-    }
+/* Size routing: tiny for small requests (the large path when tiny refuses), large above. */
+static void *alloc_routed(size_t size, size_t alignment, uintptr_t site, int zero) {
     if (size <= HAK_SMALL_MAX && HAK_HAS(tiny)) {
         void *p = alignment > HAK_MIN_ALIGN ? hak_tiny_alloc_aligned(size, alignment)
                                             : hak_tiny_alloc(size);
@@ -37,6 +34,23 @@ HAK_NOINLINE void *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t
     return large_alloc(size, alignment, site, zero);
 }
 
+HAK_NOINLINE void *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t site, int zero) {
+    hak_init_ensure();
+    if (hak_unlikely(size > (size_t)PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* The purge clock: every large request looks at it (tiny refills do now and then). No
+     * lock is held here. */
+    if (size > HAK_SMALL_MAX)
+        hak_purge_tick();
+    void *p = alloc_routed(size, alignment, site, zero);
+    /* The OS refused memory: what the caches hold goes back, then one more try. */
+    if (hak_unlikely(!p) && hak_purge_pressure())
+        p = alloc_routed(size, alignment, site, zero);
+    return p;
+}
+
 /* Ownership of a pointer that is not in a slab: a large or fallback block, or foreign. */
 HAK_NOINLINE void hak_front_free_slow(void *p, int foreign_mode) {
     if (!p)
@@ -47,6 +61,7 @@ HAK_NOINLINE void hak_front_free_slow(void *p, int foreign_mode) {
             hak_large_free(b);
         else
             hak_fallback_free(b);
+        hak_purge_tick();
         return;
     }
     if (foreign_mode == HAK_FOREIGN_LIBC)

@@ -11,6 +11,7 @@
 
 #include "core/compiler.h"
 #include "core/map.h"
+#include "core/purge.h"
 #include "hakmem/hakmem.h"
 
 typedef struct hak_component {
@@ -19,7 +20,15 @@ typedef struct hak_component {
     void (*fork_prepare)(void);  /* take the room's locks */
     void (*fork_parent)(void);   /* release them */
     void (*fork_child)(void);    /* reset them; only the forking thread lives on */
+    /* Memory return (core/purge.h): gives back what the room caches, as req asks; returns
+     * the bytes given back. Called with no hakmem lock held, the top room first. */
+    size_t (*purge)(hak_purge_req *req);
 } hak_component;
+
+/* The rooms present in this program, in dependency order (the bottom room first), NULL
+ * after the last; returns how many. */
+#define HAK_COMPONENTS_MAX 8
+int hak_components_present(const hak_component **out);
 
 extern const hak_component hak_component_policy HAK_WEAK;
 extern const hak_component hak_component_superslab HAK_WEAK;

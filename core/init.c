@@ -28,7 +28,7 @@ static int stats_fd = -1;
 extern char **environ;
 
 /* Rooms in dependency order (see docs/ARCHITECTURE.md). */
-static const hak_component *present_components(const hak_component **out) {
+int hak_components_present(const hak_component **out) {
     const hak_component *all[] = {
         HAK_HAS(policy) ? &hak_component_policy : NULL,
         HAK_HAS(superslab) ? &hak_component_superslab : NULL,
@@ -42,24 +42,16 @@ static const hak_component *present_components(const hak_component **out) {
         if (all[i])
             out[n++] = all[i];
     out[n] = NULL;
-    return out[0];
+    return n;
 }
 
 /* Locks are taken the way the rooms nest them at run time: a room may hold its lock while
  * it calls a room below it (tiny holds its heaps lock while the provider takes its own), so
  * prepare goes from the top room down and ends with core's own locks; parent releases in
  * the reverse order. */
-static int component_count(const hak_component **c) {
-    int n = 0;
-    while (c[n])
-        n++;
-    return n;
-}
-
 static void fork_prepare(void) {
-    const hak_component *c[8];
-    present_components(c);
-    for (int i = component_count(c) - 1; i >= 0; i--)
+    const hak_component *c[HAK_COMPONENTS_MAX + 1];
+    for (int i = hak_components_present(c) - 1; i >= 0; i--)
         if (c[i]->fork_prepare)
             c[i]->fork_prepare();
     hak_map_fork_prepare();
@@ -67,8 +59,8 @@ static void fork_prepare(void) {
 }
 
 static void fork_parent(void) {
-    const hak_component *c[8];
-    present_components(c);
+    const hak_component *c[HAK_COMPONENTS_MAX + 1];
+    hak_components_present(c);
     hak_counters_fork_parent();
     hak_map_fork_parent();
     for (int i = 0; c[i]; i++)
@@ -77,10 +69,11 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
-    const hak_component *c[8];
-    present_components(c);
+    const hak_component *c[HAK_COMPONENTS_MAX + 1];
+    hak_components_present(c);
     hak_map_fork_child();
     hak_counters_atfork_child();
+    hak_purge_fork_child();
     for (int i = 0; c[i]; i++)
         if (c[i]->fork_child)
             c[i]->fork_child();
@@ -90,8 +83,8 @@ static void do_init(void) {
     hak_os_page_size();
     env_was_missing = environ == NULL;
     hak_options_load_env();
-    const hak_component *c[8];
-    present_components(c);
+    const hak_component *c[HAK_COMPONENTS_MAX + 1];
+    hak_components_present(c);
     for (int i = 0; c[i]; i++)
         if (c[i]->init)
             c[i]->init();
@@ -132,6 +125,7 @@ __attribute__((constructor)) static void hak_constructor(void) {
         if (hak_option(HAK_OPT_STATS) && stats_fd < 0)
             stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     }
+    hak_purge_background_start(); /* here, not inside an allocation: see core/purge.h */
 }
 
 __attribute__((destructor)) static void hak_destructor(void) {

@@ -138,27 +138,48 @@ enum hak_numa_mode hak_numa_mode(void) {
     return (enum hak_numa_mode)(v - 1);
 }
 
-void hak_numa_place(void *addr, size_t len) {
-    enum hak_numa_mode mode = hak_numa_mode();
-    int node = hak_numa_current_node();
+/* Set once a range was bound to a node policy: from then on a range reused under "off" is
+ * set back to the default policy (it may carry an older mode's). */
+static atomic_int ever_bound;
+
+static void bind_range(void *addr, size_t len, enum hak_numa_mode mode, int node) {
 #ifdef HAKMEM_HAVE_NUMA
     if (mode == HAK_NUMA_LOCAL) {
         unsigned long mask[HAK_NUMA_MAX_NODES / (8 * sizeof(unsigned long))] = {0};
         mask[node / (8 * sizeof(unsigned long))] = 1ul << (node % (8 * sizeof(unsigned long)));
+        atomic_store_explicit(&ever_bound, 1, memory_order_relaxed);
         if (mbind(addr, len, MPOL_PREFERRED, mask, HAK_NUMA_MAX_NODES + 1, 0) == 0)
             HAK_COUNT(numa_bind_local);
     } else if (mode == HAK_NUMA_INTERLEAVE) {
+        atomic_store_explicit(&ever_bound, 1, memory_order_relaxed);
         if (mbind(addr, len, MPOL_INTERLEAVE, memory_nodes, HAK_NUMA_MAX_NODES + 1, 0) == 0)
             HAK_COUNT(numa_bind_interleave);
+    } else if (atomic_load_explicit(&ever_bound, memory_order_relaxed)) {
+        mbind(addr, len, MPOL_DEFAULT, NULL, 0, 0);
     }
 #else
     (void)addr;
+    (void)len;
     (void)mode;
+    (void)node;
 #endif
+}
+
+void hak_numa_place(void *addr, size_t len) {
+    enum hak_numa_mode mode = hak_numa_mode();
+    int node = hak_numa_current_node();
+    bind_range(addr, len, mode, node);
     if (node >= 0 && node < HAK_NUMA_MAX_NODES) {
         atomic_fetch_add_explicit(&node_maps[node], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&node_bytes[node], len, memory_order_relaxed);
     }
+}
+
+void hak_numa_replace(void *addr, size_t len) {
+    enum hak_numa_mode mode = hak_numa_mode();
+    if (mode == HAK_NUMA_OFF && !atomic_load_explicit(&ever_bound, memory_order_relaxed))
+        return; /* nothing was ever bound: every range has the default policy */
+    bind_range(addr, len, mode, hak_numa_current_node());
 }
 
 void hak_numa_count_remote_reuse(void) {

@@ -24,6 +24,10 @@ int  hak_numa_current_node(void);
 enum hak_numa_mode hak_numa_mode(void);
 /* Applies the mode to a fresh mapping and counts it for the node it is placed on. */
 void hak_numa_place(void *addr, size_t len);
+/* Applies the mode to a range that becomes (part of) a block again: taken from a cache, or
+ * grown by mremap (it may carry the policy of another mode, or of another thread's node).
+ * No system call while no range was ever bound (numa.mode off throughout). */
+void hak_numa_replace(void *addr, size_t len);
 /* Counts a reuse of a cached range from another node under "local" (BigCache, batch). */
 void hak_numa_count_remote_reuse(void);
 /* HAKMEM_STATS=1 lines: mappings and bytes per node. */

@@ -14,6 +14,17 @@
     X(FOREIGN_FREE, "core.foreign_free", ENUM, "abort", "abort|ignore", 0, 0, 1,              \
       "HAKMEM_CORE_FOREIGN_FREE", NULL,                                                       \
       "after reporting a misuse (foreign pointer, double free, pointer into a block): abort or ignore")\
+    X(CORE_RETAIN_PCT, "core.retain_pct", INT, "200", NULL, 0, 10000, 1,                      \
+      "HAKMEM_CORE_RETAIN_PCT", NULL,                                                         \
+      "resident bytes kept for reuse (BigCache, batch, free slabs) may reach this percentage "\
+      "of the recent peak of bytes in use (or core.retain_min); the oldest above it go back") \
+    X(CORE_RETAIN_MIN, "core.retain_min", SIZE, "16M", NULL, 0, 1099511627776LL, 1,            \
+      "HAKMEM_CORE_RETAIN_MIN", NULL,                                                         \
+      "resident bytes kept for reuse that are always allowed, whatever is in use")            \
+    X(CORE_BACKGROUND_THREAD, "core.background_thread", BOOL, "0", NULL, 0, 1, 1,             \
+      "HAKMEM_CORE_BACKGROUND_THREAD", NULL,                                                  \
+      "a thread that runs the purge clock, so that a program that goes idle also gives "      \
+      "memory back (otherwise purges run from allocation and free calls)")                    \
     X(LARGE_POLICY, "large.policy", POLICY, "mmap", NULL, 0, 0, 1, "HAKMEM_LARGE_POLICY",   \
       NULL, "policy of the large slot: malloc, mmap, or any registered policy name")          \
     X(LARGE_FORCE_MMAP, "large.force_mmap", BOOL, "0", NULL, 0, 1, 1,                         \
@@ -23,8 +34,15 @@
       "action: give every cached large mapping (BigCache, batch) back to the OS now")         \
     X(LARGE_HUGEPAGES, "large.hugepages", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_LARGE_HUGEPAGES",  \
       NULL,                                                                                   \
-      "mmap backend: a new mapping for a block of 2-4 MiB is 2 MiB-aligned and asks for "     \
+      "mmap backend: a new mapping of 2 MiB or more is 2 MiB-aligned and asks for "          \
       "transparent huge pages (MADV_HUGEPAGE)")                                               \
+    X(LARGE_PURGE_MS, "large.purge_delay_ms", INT, "1000", NULL, -1, 3600000, 1,               \
+      "HAKMEM_LARGE_PURGE_DELAY_MS", NULL,                                                    \
+      "a freed large range (BigCache, batch) unused this long gives its pages back; -1: never")\
+    X(LARGE_UNMAP_MS, "large.unmap_delay_ms", INT, "1000", NULL, -1, 3600000, 1,               \
+      "HAKMEM_LARGE_UNMAP_DELAY_MS", NULL,                                                    \
+      "a purged large range unused this much longer is unmapped (its address space goes "     \
+      "back); -1: only past batch.max_bytes")                                                 \
     X(ELO_EPOCH_ALLOCS, "elo.epoch_allocs", INT, "16", NULL, 4, 100000000, 1,                  \
       "HAKMEM_ELO_EPOCH_ALLOCS", NULL,                                                        \
       "elo policy: large allocations an epoch (one arm) has at least")                        \
@@ -44,17 +62,20 @@
       "elo policy: weight of page faults per MiB allocated in an epoch's cost")              \
     X(ELO_W_MEM, "elo.w_mem", INT, "30", NULL, 0, 100, 0, "HAKMEM_ELO_W_MEM", NULL,            \
       "elo policy: weight of memory held (RSS) in an epoch's cost")                          \
-    X(BATCH_FLUSH_RANGES, "batch.flush_ranges", INT, "64", NULL, 1, 4095, 1,                   \
+    X(BATCH_FLUSH_RANGES, "batch.flush_ranges", INT, "4095", NULL, 1, 4095, 1,                 \
       "HAKMEM_BATCH_FLUSH_RANGES", NULL,                                                      \
-      "freed large ranges waiting for madvise that trigger a batch flush")                    \
-    X(BATCH_FLUSH_BYTES, "batch.flush_bytes", SIZE, "256M", NULL, 4096, 1099511627776LL, 1,     \
+      "freed large ranges waiting for madvise that make every one of them purged at once "    \
+      "(a cap: the purge clock and budget usually act first)")                                \
+    X(BATCH_FLUSH_BYTES, "batch.flush_bytes", SIZE, "1024G", NULL, 4096, 1099511627776LL, 1,   \
       "HAKMEM_BATCH_FLUSH_BYTES", NULL,                                                       \
-      "freed large bytes waiting for madvise that trigger a batch flush")                     \
+      "freed large bytes waiting for madvise that make every one of them purged at once "     \
+      "(a cap: the purge clock and budget usually act first)")                                \
     X(BATCH_MAX_BYTES, "batch.max_bytes", SIZE, "1G", NULL, 0, 1099511627776LL, 1,            \
       "HAKMEM_BATCH_MAX_BYTES", NULL,                                                         \
       "address space the batch keeps mapped for reuse; above it the coldest is unmapped (0: off)")\
-    X(BATCH_DONTNEED, "batch.dontneed", BOOL, "0", NULL, 0, 1, 1, "HAKMEM_BATCH_DONTNEED",    \
-      NULL, "reclaim with MADV_DONTNEED (RSS drops at once) instead of MADV_FREE")           \
+    X(BATCH_DONTNEED, "batch.dontneed", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_BATCH_DONTNEED",    \
+      NULL, "purge large ranges with MADV_DONTNEED (RSS drops at once); 0: MADV_FREE (the "   \
+      "pages count in RSS until the kernel needs them)")                                     \
     X(BIGCACHE_MAX_BYTES, "bigcache.max_bytes", SIZE, "64M", NULL, 0, 1099511627776LL, 1,    \
       "HAKMEM_BIGCACHE_MAX_BYTES", NULL,                                                      \
       "hard cap of BigCache: freed large mappings kept per call site and size class (0: off)")\
@@ -77,6 +98,10 @@
       "as given; a pointer past the blocks handed out in its slab is reported either way)")  \
     X(TINY_PURGE_MS, "tiny.purge_delay_ms", INT, "50", NULL, -1, 3600000, 1,                  \
       "HAKMEM_TINY_PURGE_DELAY_MS", NULL,                                                     \
-      "a SuperSlab slab left free this long gives its pages back (MADV_DONTNEED); -1: never")
+      "a SuperSlab slab left free this long gives its pages back (MADV_DONTNEED); -1: never")\
+    X(TINY_UNMAP_MS, "tiny.unmap_delay_ms", INT, "1000", NULL, -1, 3600000, 1,                 \
+      "HAKMEM_TINY_UNMAP_DELAY_MS", NULL,                                                     \
+      "a SuperSlab whose slabs are all free for this long is unmapped (decommitted in the "   \
+      "SuperSlab region); -1: only past 64 of them")
 
 #endif

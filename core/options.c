@@ -10,6 +10,7 @@
 #include "core/compiler.h"
 #include "core/components.h"
 #include "core/init.h"
+#include "core/purge.h"
 #include "core/report.h"
 #include "hakmem/hakmem.h"
 
@@ -268,6 +269,8 @@ HAK_API int hak_config_set(const char *key, const char *value) {
     atomic_store(&hak_option_values[i], v);
     if (i == HAK_OPT_LARGE_FORCE_MMAP && v && hak_policy_select)
         hak_policy_select(HAK_SLOT_LARGE, "mmap");
+    if (i == HAK_OPT_CORE_BACKGROUND_THREAD && v)
+        hak_purge_background_start();
     return 0;
 }
 

@@ -142,6 +142,10 @@ int hak_os_decommit(void *addr, size_t size) {
     return lost ? -2 : 0;
 }
 
+int hak_os_unreserve(void *addr, size_t size) {
+    return munmap(addr, size);
+}
+
 int hak_os_recommit(void *addr, size_t size) {
     /* mprotect, not a new mapping: a failure leaves the range as it was. */
     if (injected_failure() || mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {

@@ -29,6 +29,9 @@ void *hak_os_map_at(void *addr, size_t size);
  * range is still mapped as before; -2 if the OS left a hole there that nothing could fill
  * again (the addresses are no longer ours). */
 int   hak_os_decommit(void *addr, size_t size);
+/* Unmaps a decommitted range: its address space goes back too (not counted again: the
+ * decommit counted it as unmapped). */
+int   hak_os_unreserve(void *addr, size_t size);
 /* Makes a decommitted range read-write again (zero-filled); mapped bytes count it. */
 int   hak_os_recommit(void *addr, size_t size);
 /* Asks for transparent huge pages on [addr, addr + size) (MADV_HUGEPAGE); 0 on success, -1

@@ -91,6 +91,14 @@ static size_t libc_usable_size(void *p) {
     return real(p);
 }
 
+/* glibc's: gives memory back to the OS, 1 if any went back. hakmem gives back everything it
+ * caches (hak_trim); pad, the bytes glibc keeps at the top of its heap, has no meaning
+ * here. */
+HAK_API int malloc_trim(size_t pad) {
+    (void)pad;
+    return hak_trim();
+}
+
 HAK_API size_t malloc_usable_size(void *ptr) {
     if (!ptr)
         return 0;

@@ -33,6 +33,14 @@ void  *hak_aligned_alloc(size_t alignment, size_t size);   /* alignment: power o
 int    hak_posix_memalign(void **out, size_t alignment, size_t size); /* 0, EINVAL or ENOMEM */
 size_t hak_usable_size(const void *ptr);                      /* 0 for NULL or foreign */
 
+/* ---- memory return ---------------------------------------------------------------------
+ * Freed memory goes back to the OS on its own: what stays unused past a delay
+ * (large.purge_delay_ms, tiny.purge_delay_ms), what passes the retention budget
+ * (core.retain_pct, core.retain_min), and everything when the OS refuses memory (then the
+ * allocation is retried). hak_trim gives back everything cached now (malloc_trim does the
+ * same in libhakmem.so): 1 when something was given back, else 0. */
+int    hak_trim(void);
+
 /* ---- configuration ---------------------------------------------------------------------
  * One table of options. Keys look like "large.policy"; each key is also read from the
  * environment as HAKMEM_<KEY> with '.' replaced by '_' and upper-cased

@@ -94,6 +94,10 @@ static inline uint64_t hak_ctr(const char *name) {
     return v;
 }
 
+/* A purge delay no test outlives, for hak_option_override (which restores the default for
+ * a value below 0, so it cannot set -1, "never"). */
+#define HAK_TEST_NEVER ((int64_t)1 << 40)
+
 /* Resident bytes of this process (/proc/self/statm), 0 on error. */
 size_t hak_rss_bytes(void);
 /* Rss and LazyFree of the whole process from /proc/self/smaps_rollup, in bytes (MADV_FREE
