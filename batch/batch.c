@@ -13,8 +13,13 @@
  *              with the lock dropped; nobody else may touch it;
  *   reclaimed  madvise done: still mapped, reusable, its pages read zero (MADV_DONTNEED)
  *              or hold old data until the kernel takes them (MADV_FREE).
- * Only reclaimed ranges are unmapped, and only when the address space kept exceeds the cap
- * (batch.max_bytes), oldest reclaimed first: that is the one cold-eviction rule.
+ * Each range carries the time it entered its state (the purge clock, core/purge.h). A
+ * pending range unused for large.purge_delay_ms is reclaimed, a reclaimed one unused for
+ * large.unmap_delay_ms more is unmapped (the purge hook, run by core's clock). Besides the
+ * clock: every pending range is reclaimed at once when the pending ranges reach
+ * batch.flush_ranges or batch.flush_bytes; the oldest pending go first when retention
+ * passes its budget; the coldest reclaimed are unmapped when the address space kept passes
+ * batch.max_bytes; everything goes on pressure or request.
  *
  * Bookkeeping: a fixed table of HAK_BATCH_SLOTS range descriptors (no malloc, zeroed BSS is
  * a valid empty state, so nothing needs initialising before the first add). Index 0 means
@@ -40,6 +45,7 @@
 #include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
+#include "core/purge.h"
 #include "counters/counters.h"
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -63,6 +69,14 @@ static int opt_dontneed(void) {
     return hak_option(HAK_OPT_BATCH_DONTNEED) != 0;
 }
 
+static int64_t opt_purge_ms(void) {
+    return hak_option(HAK_OPT_LARGE_PURGE_MS);
+}
+
+static int64_t opt_unmap_ms(void) {
+    return hak_option(HAK_OPT_LARGE_UNMAP_MS);
+}
+
 /* ---- the range table ---------------------------------------------------------------- */
 
 enum { ST_FREE = 0, ST_PENDING, ST_RECLAIMED, ST_FLUSHING };
@@ -78,6 +92,7 @@ enum { BIN_PENDING = 0, BIN_RECLAIMED = 1 };
 typedef struct range {
     char *base;
     size_t len;
+    uint64_t since;              /* when it became pending (freed) or reclaimed */
     uint32_t prev, next;         /* order list, free list, or a flusher's private chain */
     uint32_t bin_prev, bin_next; /* size bin of the state */
     uint16_t bin;
@@ -105,15 +120,19 @@ static size_t pending_count;
 /* Written under the lock, read without it by the accessors and take's empty check. */
 static _Atomic size_t kept_bytes, pending_bytes_now;
 
+/* The byte totals, and the gauges that show them (kept: address space; pending: resident
+ * bytes retained, counted in the purge budget). */
 static void add_kept(size_t delta, int sign) {
     size_t v = atomic_load_explicit(&kept_bytes, memory_order_relaxed);
     atomic_store_explicit(&kept_bytes, sign > 0 ? v + delta : v - delta, memory_order_relaxed);
+    HAK_GAUGE_ADD(kept_batch_bytes, sign > 0 ? (int64_t)delta : -(int64_t)delta);
 }
 
 static void add_pending(size_t delta, int sign) {
     size_t v = atomic_load_explicit(&pending_bytes_now, memory_order_relaxed);
     atomic_store_explicit(&pending_bytes_now, sign > 0 ? v + delta : v - delta,
                           memory_order_relaxed);
+    HAK_GAUGE_ADD(retained_batch_bytes, sign > 0 ? (int64_t)delta : -(int64_t)delta);
 }
 
 static uint32_t slot_alloc(void) {
@@ -282,18 +301,15 @@ static size_t take_head_locked(uint32_t i, size_t size) {
     uint32_t t = slot_alloc(); /* the slot just freed: cannot fail */
     slots[t].base = r.base + size;
     slots[t].len = r.len - size;
+    slots[t].since = r.since;
     slots[t].node = r.node;
     slots[t].state = r.state;
     relist(t);
     return size;
 }
 
-/* ---- flush -------------------------------------------------------------------------- */
+/* ---- reclaim ------------------------------------------------------------------------ */
 
-/* Reclaims every range pending at the time of the call; returns the bytes madvise took.
- * The pending list is detached whole under the lock, the madvise calls run unlocked (other
- * threads keep adding and taking; none can see these ranges), then the ranges come back as
- * reclaimed, youngest at the tail, and the cap is enforced. */
 /* Unmaps the coldest reclaimed ranges while more than the cap is kept (the cap may have
  * been lowered at run time). */
 static void enforce_cap(void) {
@@ -308,23 +324,54 @@ static void enforce_cap(void) {
     }
 }
 
-static size_t flush_pending(void) {
+/* Under the lock: takes pending range i out of its lists to the end of a flusher's private
+ * chain (which keeps their order: they come back as reclaimed in it). */
+static void detach_pending(uint32_t i, range_list *chain) {
+    list_remove(&pending, i);
+    bin_remove(BIN_PENDING, i);
+    pending_count--;
+    add_pending(slots[i].len, -1);
+    slots[i].state = ST_FLUSHING;
+    list_push_tail(chain, i);
+}
+
+/* Which pending ranges a reclaim takes: every one (a flush), those unused for delay ms at
+ * now (the clock), or the oldest until `bytes` are covered (the budget). */
+typedef struct selection {
+    int every;
+    uint64_t now;
+    int64_t delay;
+    size_t bytes;
+} selection;
+
+/* Under the lock: detaches what sel selects, oldest first. */
+static uint32_t select_pending(selection *sel) {
+    range_list chain = {0, 0};
+    for (uint32_t i = pending.head; i;) {
+        uint32_t next = slots[i].next;
+        if (sel->every || hak_purge_due(sel->now, slots[i].since, sel->delay)) {
+            detach_pending(i, &chain);
+        } else if (sel->bytes) {
+            sel->bytes = slots[i].len < sel->bytes ? sel->bytes - slots[i].len : 0;
+            detach_pending(i, &chain);
+        }
+        i = next;
+    }
+    return chain.head;
+}
+
+/* Gives back the pages of the pending ranges sel selects; returns the bytes madvise took,
+ * counted under cause. The chain is detached under the lock, the madvise calls run
+ * unlocked (other threads keep adding and taking; none can see these ranges), then the
+ * ranges come back as reclaimed, youngest at the tail, and the cap is enforced. */
+static size_t reclaim(selection *sel, hak_purge_cause cause) {
     hak_lock_acquire(&batch_lock);
-    uint32_t chain = pending.head;
+    uint32_t chain = select_pending(sel);
+    hak_lock_release(&batch_lock);
     if (!chain) {
-        hak_lock_release(&batch_lock);
         enforce_cap();
         return 0;
     }
-    for (uint32_t i = chain; i; i = slots[i].next) {
-        bin_remove(BIN_PENDING, i);
-        slots[i].state = ST_FLUSHING;
-    }
-    pending.head = pending.tail = 0;
-    pending_count = 0;
-    atomic_store_explicit(&pending_bytes_now, 0, memory_order_relaxed);
-    hak_lock_release(&batch_lock);
-
     /* The chain's links belong to this thread alone until the ranges are relisted. */
     int dontneed = opt_dontneed();
     size_t done = 0;
@@ -333,27 +380,54 @@ static size_t flush_pending(void) {
             done += slots[i].len;
     HAK_COUNT(batch_flush);
     HAK_COUNT_ADD(batch_reclaimed_bytes, done);
+    hak_purge_count(cause, done);
 
     /* A range madvise refused is still mapped and still ours: it is kept as reclaimed all
      * the same (its pages merely stay resident), never lost. */
-    victim v[VICTIMS];
+    uint64_t now = hak_clock_ms();
     hak_lock_acquire(&batch_lock);
     for (uint32_t i = chain; i;) {
         uint32_t next = slots[i].next;
         slots[i].state = ST_RECLAIMED;
+        slots[i].since = now;
         list_push_tail(&reclaimed, i);
         bin_insert(BIN_RECLAIMED, i);
         i = next;
     }
+    hak_lock_release(&batch_lock);
+    enforce_cap();
+    return done;
+}
+
+static size_t flush_pending(hak_purge_cause cause) {
+    selection every = {1, 0, -1, 0};
+    return reclaim(&every, cause);
+}
+
+/* Unmaps the reclaimed ranges unused for large.unmap_delay_ms (the coldest are at the head
+ * of the list); returns the bytes unmapped. */
+static size_t unmap_aged(uint64_t now) {
+    int64_t delay = opt_unmap_ms();
+    size_t total = 0;
+    victim v[VICTIMS];
     for (;;) {
-        size_t n = evict_over_cap(v, VICTIMS, opt_max_bytes());
+        size_t n = 0;
+        hak_lock_acquire(&batch_lock);
+        while (n < VICTIMS && reclaimed.head &&
+               hak_purge_due(now, slots[reclaimed.head].since, delay)) {
+            uint32_t i = reclaimed.head;
+            v[n].base = slots[i].base;
+            v[n].len = slots[i].len;
+            n++;
+            forget(i);
+        }
         hak_lock_release(&batch_lock);
         unmap_victims(v, n);
+        for (size_t k = 0; k < n; k++)
+            total += v[k].len;
         if (n < VICTIMS)
-            break;
-        hak_lock_acquire(&batch_lock);
+            return total;
     }
-    return done;
 }
 
 /* ---- interface ---------------------------------------------------------------------- */
@@ -374,6 +448,10 @@ static uint32_t find_kept(const char *ends_at, const char *starts_at) {
 }
 
 int hak_batch_add(void *base, size_t size) {
+    return hak_batch_add_since(base, size, hak_clock_ms());
+}
+
+int hak_batch_add_since(void *base, size_t size, uint64_t since) {
     size_t page = hak_os_page_size();
     /* madvise needs page-aligned ranges; anything else is not ours to keep. */
     if (!base || size == 0 || (((uintptr_t)base | size) & (page - 1)))
@@ -409,6 +487,8 @@ int hak_batch_add(void *base, size_t size) {
         range *q = &slots[k];
         char *lo = q->base < (char *)base ? q->base : (char *)base;
         size_t merged = size + q->len;
+        if (q->state == ST_PENDING && q->since > since)
+            since = q->since; /* the union ages from its youngest part */
         forget(k); /* its bytes come back with the union below */
         base = lo;
         size = merged;
@@ -417,6 +497,7 @@ int hak_batch_add(void *base, size_t size) {
     range *r = &slots[i];
     r->base = base;
     r->len = size;
+    r->since = since;
     r->node = (uint8_t)hak_numa_current_node();
     r->state = ST_PENDING;
     relist(i);
@@ -433,7 +514,7 @@ int hak_batch_add(void *base, size_t size) {
     HAK_COUNT(batch_add);
     unmap_victims(v, n);
     if (flush)
-        flush_pending();
+        flush_pending(HAK_PURGE_CAP);
     return 0;
 }
 
@@ -499,37 +580,8 @@ size_t hak_batch_take_at(void *addr, size_t size) {
     return taken;
 }
 
-void *hak_batch_take_largest(size_t *got) {
-    *got = 0;
-    if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) == 0)
-        return NULL;
-    hak_lock_acquire(&batch_lock);
-    uint32_t best = 0;
-    for (int which = BIN_PENDING; which <= BIN_RECLAIMED; which++) {
-        for (int b = NBINS - 1; b >= 0; b--) {
-            uint32_t i = bins[which][b];
-            if (!i)
-                continue;
-            for (; i; i = slots[i].bin_next)
-                if (!best || slots[i].len > slots[best].len)
-                    best = i;
-            break; /* bins are ordered: the highest non-empty one holds the largest */
-        }
-    }
-    char *base = NULL;
-    if (best) {
-        base = slots[best].base;
-        *got = slots[best].len;
-        forget(best);
-    }
-    hak_lock_release(&batch_lock);
-    if (base)
-        HAK_COUNT(batch_reuse);
-    return base;
-}
-
 size_t hak_batch_flush(void) {
-    return flush_pending();
+    return flush_pending(HAK_PURGE_REQUEST);
 }
 
 size_t hak_batch_kept_bytes(void) {
@@ -547,8 +599,11 @@ size_t hak_batch_kept_ranges(void) {
     return n;
 }
 
-size_t hak_batch_release_all(void) {
+/* Unmaps every kept range; returns the bytes unmapped, and in *resident those of ranges
+ * that were pending (their pages were still resident). */
+static size_t release_all(size_t *resident) {
     size_t total = 0;
+    *resident = 0;
     victim v[VICTIMS];
     for (;;) {
         size_t n = 0;
@@ -557,6 +612,8 @@ size_t hak_batch_release_all(void) {
             uint32_t i = reclaimed.head ? reclaimed.head : pending.head;
             v[n].base = slots[i].base;
             v[n].len = slots[i].len;
+            if (slots[i].state == ST_PENDING)
+                *resident += slots[i].len;
             n++;
             forget(i);
         }
@@ -567,6 +624,38 @@ size_t hak_batch_release_all(void) {
         if (n < VICTIMS)
             return total;
     }
+}
+
+size_t hak_batch_release_all(void) {
+    size_t resident;
+    return release_all(&resident);
+}
+
+/* The purge hook (core/purge.h). All: every kept range is unmapped, address space and
+ * pages go back (under RLIMIT_AS the address space is what a retry needs). The clock:
+ * pending ranges past large.purge_delay_ms are reclaimed, reclaimed ones past
+ * large.unmap_delay_ms unmapped. The budget: the oldest pending ranges are reclaimed. */
+static size_t batch_purge(hak_purge_req *req) {
+    if (req->all) {
+        size_t resident;
+        size_t total = release_all(&resident);
+        hak_purge_count(req->cause, resident);
+        return total;
+    }
+    if (req->cause == HAK_PURGE_CAP) {
+        selection oldest = {0, 0, -1, req->excess};
+        size_t done = reclaim(&oldest, HAK_PURGE_CAP);
+        req->excess = done < req->excess ? req->excess - done : 0;
+        return done;
+    }
+    size_t done = 0;
+    if (atomic_load_explicit(&pending_bytes_now, memory_order_relaxed) > 0) {
+        selection aged = {0, req->now, opt_purge_ms(), 0};
+        done = reclaim(&aged, HAK_PURGE_TIME);
+    }
+    if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) > 0)
+        done += unmap_aged(req->now);
+    return done;
 }
 
 /* ---- fork --------------------------------------------------------------------------- */
@@ -601,4 +690,5 @@ const hak_component hak_component_batch = {
     .fork_prepare = batch_fork_prepare,
     .fork_parent = batch_fork_parent,
     .fork_child = batch_fork_child,
+    .purge = batch_purge,
 };

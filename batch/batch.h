@@ -1,20 +1,26 @@
 /* Batch room: deferred reclaim of freed large ranges (interface).
  *
- * A freed range is added, not unmapped. Ranges wait in the batch; when a count or byte
- * threshold is reached (or on hak_batch_flush), their pages are given back to the OS with
- * madvise(MADV_FREE), falling back to MADV_DONTNEED (option batch.dontneed forces it), and
- * the ranges stay mapped for reuse. Only when the address space kept exceeds its cap are
- * the coldest ranges unmapped. All functions are thread-safe. */
+ * A freed range is added, not unmapped. Ranges wait in the batch, resident, for reuse; their
+ * pages go back to the OS with madvise (MADV_DONTNEED, or MADV_FREE with batch.dontneed=0)
+ * when they stay unused past large.purge_delay_ms, when retention passes its budget, when a
+ * count or byte threshold is reached, or on hak_batch_flush; the ranges stay mapped for
+ * reuse, and are unmapped when they stay unused past large.unmap_delay_ms more, when the
+ * address space kept exceeds its cap, or on pressure and request (the purge hook,
+ * core/purge.h). All functions are thread-safe. */
 #ifndef HAKMEM_BATCH_BATCH_H
 #define HAKMEM_BATCH_BATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Takes a mapped range [base, base+size) (page-aligned). 0 when kept; -1 when the batch
  * cannot keep it, and the caller still owns (and should unmap) the range: its bookkeeping
  * is full of ranges it may not drop, the range alone exceeds the cap (cap 0: batch off),
  * or the range is not page-aligned. */
 int    hak_batch_add(void *base, size_t size);
+/* The same for a range unused since `since` (hak_clock_ms): it ages from then (BigCache
+ * hands down what it kept). */
+int    hak_batch_add_since(void *base, size_t size, uint64_t since);
 /* A kept range of at least size bytes, for reuse: the best fit; when it is larger by 256 KiB
  * or more it is split and the tail stays kept. Returns its base and sets *got to its
  * length, or NULL. Freed ranges that touch a kept one are merged with it (hak_batch_add). Pages of a reclaimed range read
@@ -24,9 +30,6 @@ void  *hak_batch_take(size_t size, size_t *got);
  * exactly at addr, splitting off its tail when 256 KiB or more would be left. Returns the
  * bytes taken (the whole range when the tail would be small), or 0. */
 size_t hak_batch_take_at(void *addr, size_t size);
-/* The largest kept range, whatever its size (the caller grows it with mremap when nothing
- * kept is large enough), or NULL. */
-void  *hak_batch_take_largest(size_t *got);
 /* Reclaims every pending range now; returns the bytes handed back to the OS. */
 size_t hak_batch_flush(void);
 /* Bytes currently kept (pending + reclaimed), and pending only. */

@@ -27,6 +27,11 @@
  * The byte total is an atomic, charged with a compare-exchange that refuses to pass the
  * cap, so the shared cache and the thread slots together never hold more than the cap.
  *
+ * Memory return (the purge hook, core/purge.h): an entry or slot block unused for
+ * large.purge_delay_ms goes to the batch, which ages it from its free time and gives its
+ * pages back in the same pass; over the retention budget the oldest go first; on pressure
+ * or request everything goes.
+ *
  * In front of the shared cache, each thread keeps the block it freed last in a slot of its
  * own (bigcache/thread_slot.c): a put goes there and moves the previous occupant to the
  * shared cache; a get looks there first. A thread that frees and allocates the same size
@@ -45,6 +50,7 @@
 #include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
+#include "core/purge.h"
 #include "counters/counters.h"
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -80,6 +86,7 @@ typedef struct entry {
     size_t len;
     uintptr_t site;
     size_t cls;
+    uint64_t since;             /* when it was freed (hak_clock_ms) */
     int node;                   /* NUMA node of the thread that freed it */
     uint32_t bprev, bnext;      /* bucket chain, under the bucket lock */
     uint32_t lru_prev, lru_next; /* LRU list or free list, under lru_lock */
@@ -97,6 +104,7 @@ typedef struct bucket {
 typedef struct victim {
     char *base;
     size_t len;
+    uint64_t since;
 } victim;
 
 static hak_lock lru_lock = HAK_LOCK_INIT;
@@ -191,11 +199,13 @@ static int charge(size_t size, size_t cap) {
             return 0;
     } while (!atomic_compare_exchange_weak_explicit(&cached_bytes, &cur, cur + size,
                                                     memory_order_relaxed, memory_order_relaxed));
+    HAK_GAUGE_ADD(retained_bigcache_bytes, size);
     return 1;
 }
 
 static void uncharge(size_t size) {
     atomic_fetch_sub_explicit(&cached_bytes, size, memory_order_relaxed);
+    HAK_GAUGE_ADD(retained_bigcache_bytes, -(int64_t)size);
 }
 
 static void dead_push(uint32_t i) {
@@ -218,8 +228,9 @@ static void drain_dead(void) {
 }
 
 /* Under lru_lock: removes the least recently inserted entry still cached and copies its
- * mapping into *v. 0 when nothing is left to evict. */
-static int evict_oldest(victim *v) {
+ * mapping into *v; with delay >= 0, only if it was freed at least delay ms before now.
+ * 0 when nothing (due) is left to evict. */
+static int evict_oldest(victim *v, uint64_t now, int64_t delay) {
     for (uint32_t i = lru_head; i; i = entries[i].lru_next) {
         bucket *b = &buckets[entries[i].bucket];
         hak_lock_acquire(&b->lock);
@@ -227,12 +238,17 @@ static int evict_oldest(victim *v) {
             hak_lock_release(&b->lock); /* a hit took it; it waits on the dead stack */
             continue;
         }
+        if (delay >= 0 && !hak_purge_due(now, entries[i].since, delay)) {
+            hak_lock_release(&b->lock); /* the oldest is young: so are those behind it */
+            return 0;
+        }
         chain_remove(b, i);
         entries[i].state = ST_FREE;
         uncharge(entries[i].len);
         hak_lock_release(&b->lock);
         v->base = entries[i].base;
         v->len = entries[i].len;
+        v->since = entries[i].since;
         lru_remove(i);
         slot_free(i);
         return 1;
@@ -240,10 +256,11 @@ static int evict_oldest(victim *v) {
     return 0;
 }
 
-/* With no lock held: evicted mappings stay mapped in the batch when it takes them. */
+/* With no lock held: evicted mappings stay mapped in the batch when it takes them, aging
+ * from the time they were freed. */
 static void release_victims(const victim *v, size_t n) {
     for (size_t k = 0; k < n; k++) {
-        if (hak_batch_add(v[k].base, v[k].len) != 0)
+        if (hak_batch_add_since(v[k].base, v[k].len, v[k].since) != 0)
             hak_os_unmap(v[k].base, v[k].len);
         HAK_COUNT(bigcache_evict);
     }
@@ -254,8 +271,8 @@ static void release_victims(const victim *v, size_t n) {
 /* Links [base, base+size) into the shared cache, evicting the oldest entries when it does
  * not fit. charged: its bytes are in the total already (a block leaving a thread slot);
  * on failure they are taken out. 0 when cached, -1 when refused. */
-static int shared_put(char *base, size_t size, uintptr_t site, size_t cls, int charged,
-                      size_t cap) {
+static int shared_put(char *base, size_t size, uintptr_t site, size_t cls, uint64_t since,
+                      int charged, size_t cap) {
     uint32_t bk = bucket_of(site, cls);
     victim v[VICTIMS];
     for (;;) {
@@ -265,7 +282,7 @@ static int shared_put(char *base, size_t size, uintptr_t site, size_t cls, int c
         drain_dead();
         for (;;) {
             fits = slot_available() && (charged || charge(size, cap));
-            if (fits || n == VICTIMS || !evict_oldest(&v[n]))
+            if (fits || n == VICTIMS || !evict_oldest(&v[n], 0, -1))
                 break;
             n++;
         }
@@ -276,6 +293,7 @@ static int shared_put(char *base, size_t size, uintptr_t site, size_t cls, int c
             e->len = size;
             e->site = site;
             e->cls = cls;
+            e->since = since;
             e->node = hak_numa_current_node();
             e->bucket = bk;
             lru_push_tail(i);
@@ -307,8 +325,8 @@ static int shared_put(char *base, size_t size, uintptr_t site, size_t cls, int c
  * in the total already (another block took its place, or its thread exited); not so for
  * the block of a thread that did not survive a fork, whose bytes the child recounted. */
 static void slot_block_home(const hak_bigcache_block *b, int charged) {
-    if (shared_put(b->base, b->len, b->site, b->cls, charged, opt_max_bytes()) != 0)
-        release_victims(&(victim){b->base, b->len}, 1);
+    if (shared_put(b->base, b->len, b->site, b->cls, b->since, charged, opt_max_bytes()) != 0)
+        release_victims(&(victim){b->base, b->len, b->since}, 1);
 }
 
 static void slot_block_to_shared(const hak_bigcache_block *b) {
@@ -319,10 +337,10 @@ static void slot_block_adopt(const hak_bigcache_block *b) {
     slot_block_home(b, 0);
 }
 
-/* A block taken out of a slot by a clear: to the batch. */
+/* A block taken out of a slot by a clear or the clock: to the batch. */
 static void slot_block_evict(const hak_bigcache_block *b) {
     uncharge(b->len);
-    release_victims(&(victim){b->base, b->len}, 1);
+    release_victims(&(victim){b->base, b->len, b->since}, 1);
 }
 
 /* ---- interface ---------------------------------------------------------------------- */
@@ -332,8 +350,9 @@ int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
     if (!base || size == 0 || size > cap)
         return -1; /* off (cap 0), or bigger than the whole cache may hold */
     size_t cls = hak_bigcache_size_class(size);
+    uint64_t now = hak_clock_ms();
     if (size <= cap / SLOT_SHARE && charge(size, cap)) {
-        hak_bigcache_block b = {base, size, site, cls}, old;
+        hak_bigcache_block b = {base, size, site, cls, now}, old;
         if (hak_bigcache_slot_swap(&b, &old)) {
             HAK_COUNT(bigcache_insert);
             if (old.base)
@@ -342,12 +361,12 @@ int hak_bigcache_put(void *base, size_t size, uintptr_t site) {
         }
         uncharge(size);
     }
-    int rc = shared_put(base, size, site, cls, 0, cap);
+    int rc = shared_put(base, size, site, cls, now, 0, cap);
     if (rc != 0 && hak_bigcache_bytes() > 0) {
         /* The table had nothing left to evict: the rest of the bytes are in thread slots.
          * They are older than this block, so they go first. */
         hak_bigcache_slot_drain_all(slot_block_evict);
-        rc = shared_put(base, size, site, cls, 0, cap);
+        rc = shared_put(base, size, site, cls, now, 0, cap);
     }
     if (rc != 0)
         return -1;
@@ -425,14 +444,16 @@ void *hak_bigcache_get(size_t size, uintptr_t site, size_t *got) {
     return base;
 }
 
-size_t hak_bigcache_evict(size_t bytes) {
+/* Evicts the least recently inserted entries until `bytes` went, or (delay >= 0) while the
+ * oldest was freed at least delay ms before now. Returns the bytes evicted. */
+static size_t evict_until(size_t bytes, uint64_t now, int64_t delay) {
     victim v[VICTIMS];
     size_t done = 0;
     for (;;) {
         size_t n = 0;
         hak_lock_acquire(&lru_lock);
         drain_dead();
-        while (n < VICTIMS && done < bytes && evict_oldest(&v[n]))
+        while (n < VICTIMS && done < bytes && evict_oldest(&v[n], now, delay))
             done += v[n++].len;
         hak_lock_release(&lru_lock);
         release_victims(v, n);
@@ -441,9 +462,40 @@ size_t hak_bigcache_evict(size_t bytes) {
     }
 }
 
+size_t hak_bigcache_evict(size_t bytes) {
+    return evict_until(bytes, 0, -1);
+}
+
 void hak_bigcache_clear(void) {
     hak_bigcache_slot_drain_all(slot_block_evict);
     hak_bigcache_evict(SIZE_MAX);
+}
+
+/* The purge hook (core/purge.h): everything to the batch (all), what the clock finds unused
+ * for large.purge_delay_ms, or the oldest while retention is over its budget. The batch,
+ * the next room down, gives their pages back in the same pass. Returns 0: what moves to
+ * the batch is still retained, and the batch counts what it gives back. */
+static size_t bigcache_purge(hak_purge_req *req) {
+    if (atomic_load_explicit(&cached_bytes, memory_order_relaxed) == 0)
+        return 0;
+    if (req->all) {
+        hak_bigcache_clear();
+    } else if (req->cause == HAK_PURGE_CAP) {
+        /* The table's oldest first; the thread slots (the blocks freed last) if that was not
+         * enough. */
+        if (evict_until(req->excess, 0, -1) < req->excess)
+            hak_bigcache_slot_drain_all(slot_block_evict);
+    } else {
+        int64_t delay = hak_option(HAK_OPT_LARGE_PURGE_MS);
+        if (delay >= 0) {
+            /* The table's entries are in insert order, and a block from a slot enters with
+             * the time it was freed, a little older than those before it: evicting stops at
+             * the first young entry, so such a block may wait one pass more. */
+            hak_bigcache_slot_drain_aged(req->now, delay, slot_block_evict);
+            evict_until(SIZE_MAX, req->now, delay);
+        }
+    }
+    return 0;
 }
 
 size_t hak_bigcache_bytes(void) {
@@ -503,7 +555,8 @@ static void bigcache_fork_child(void) {
     size_t bytes = hak_bigcache_slot_own_len();
     for (uint32_t i = lru_head; i; i = entries[i].lru_next)
         bytes += entries[i].len;
-    atomic_store(&cached_bytes, bytes);
+    size_t was = atomic_exchange(&cached_bytes, bytes);
+    HAK_GAUGE_ADD(retained_bigcache_bytes, (int64_t)bytes - (int64_t)was);
     hak_bigcache_slot_fork_child(slot_block_adopt);
 }
 
@@ -513,4 +566,5 @@ const hak_component hak_component_bigcache = {
     .fork_prepare = bigcache_fork_prepare,
     .fork_parent = bigcache_fork_parent,
     .fork_child = bigcache_fork_child,
+    .purge = bigcache_purge,
 };

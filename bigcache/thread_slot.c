@@ -23,6 +23,7 @@
 #include "core/compiler.h"
 #include "core/lock.h"
 #include "core/os.h"
+#include "core/purge.h"
 
 typedef struct slot_node {
     _Atomic(char *) base;           /* the slot's block, or NULL */
@@ -194,6 +195,32 @@ void hak_bigcache_slot_drain_all(void (*give)(const hak_bigcache_block *)) {
         if (n < BATCH)
             return;
     }
+}
+
+void hak_bigcache_slot_drain_aged(uint64_t now, int64_t delay_ms,
+                                  void (*give)(const hak_bigcache_block *)) {
+    /* A slot's block is taken before its record is read (its owner may hand it out and free
+     * it elsewhere at any moment); a young one is put back unless the owner filled the slot
+     * meanwhile, and then it goes to give as well (the shared cache ages it from there).
+     * Up to BATCH blocks a call: more wait for the next pass of the clock. */
+    enum { BATCH = 32 };
+    hak_bigcache_block taken[BATCH];
+    size_t n = 0;
+    hak_lock_acquire(&reg_lock);
+    for (slot_node *s = reg_head; s && n < BATCH; s = s->next) {
+        hak_bigcache_block b;
+        if (!take_any(s, &b))
+            continue;
+        char *expected = NULL;
+        if (!hak_purge_due(now, b.since, delay_ms) &&
+            atomic_compare_exchange_strong_explicit(&s->base, &expected, b.base,
+                                                    memory_order_release, memory_order_relaxed))
+            continue;
+        taken[n++] = b;
+    }
+    hak_lock_release(&reg_lock);
+    for (size_t i = 0; i < n; i++)
+        give(&taken[i]);
 }
 
 void hak_bigcache_slot_init(void (*give)(const hak_bigcache_block *)) {

@@ -43,12 +43,14 @@ void *hak_large_malloc_realloc(hak_large_hdr *h, size_t size) {
     uintptr_t site = h->site;
     char *old_user = (char *)h->node.key;
     hak_map_block_remove(old_user);
+    size_t old_total = h->total;
     char *base = __libc_realloc(h->base, size + off);
     if (!base) {
         hak_map_block_insert(&h->node); /* the old block stays valid */
         errno = ENOMEM;
         return NULL;
     }
+    HAK_GAUGE_ADD(live_large_bytes, -(int64_t)old_total);
     hak_large_hdr_init(base + off, base, size + off, HAK_BACKEND_MALLOC, site, 0);
     return base + off;
 }

@@ -1,12 +1,12 @@
 /* The mmap backend: one anonymous mapping per block, header 64 bytes before the user
  * pointer. Freed mappings are not unmapped:
  *   free:  mapping of 1 MiB or more -> BigCache (same site and size class get it back);
- *          otherwise, or when BigCache refuses -> the batch (reclaimed lazily, kept mapped);
- *          only when both refuse -> munmap. (The original hakmem unmapped right after
- *          adding to the batch; tests/large holds that a freed range stays mapped.)
+ *          otherwise, or when BigCache refuses -> the batch (kept mapped, its pages given
+ *          back once unused past large.purge_delay_ms, core/purge.h);
+ *          only when both refuse -> munmap.
  *   alloc: BigCache hit -> the batch's best fit (split when much larger) -> old BigCache
- *          entries evicted into the batch, best fit again -> the largest kept range grown
- *          with mremap -> a new mapping, placed per numa.mode.
+ *          entries evicted into the batch, best fit again -> a new mapping, placed per
+ *          numa.mode (a reused range is placed again: it may carry another mode's policy).
  *   realloc: grow into the kept range right after the block, else mremap a block that is
  *          one mapping, else (EAGAIN) the front door copies; a shrink gives its tail back.
  * Requests aligned beyond a page always get a fresh mapping (cached ranges are only
@@ -16,6 +16,8 @@
 
 #include "batch/batch.h"
 #include "bigcache/bigcache.h"
+#include "batch/batch_tuning.h"
+#include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
 #include "counters/counters.h"
@@ -25,10 +27,12 @@
 #define SHRINK_MIN   ((size_t)256 << 10) /* a shrink gives its tail back from this much */
 
 /* A cached or batched range of at least total bytes, or NULL; *flags says whether it is one
- * kernel mapping (HAK_LARGE_ONE_MAPPING). When neither cache has one, the
- * oldest BigCache entries go to the batch (where they merge with their neighbours) before
- * a new mapping is made: resident pages kept for a site that does not come back are better
- * used than new pages faulted in. */
+ * kernel mapping (HAK_LARGE_ONE_MAPPING). When neither cache has one, the oldest BigCache
+ * entries go to the batch (where they merge with their neighbours) before a new mapping is
+ * made: resident pages kept for a site that does not come back are better used than new
+ * pages faulted in. A kept range too small is not grown with mremap: the pages it moves
+ * cost as much to write again as new ones (docs/ARCHITECTURE.md, "Large blocks"), and the
+ * range serves a later request as it is. */
 static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
     char *base;
     *flags = HAK_LARGE_ONE_MAPPING;
@@ -40,53 +44,26 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
     if (hak_bigcache_bytes() > 0 && hak_bigcache_evict(2 * total) > 0 &&
         (base = hak_batch_take(total, got)) != NULL)
         return base;
-    /* Nothing large enough: grow the largest kept range. mremap keeps its resident pages
-     * (moving them if it must, without copying); only the new tail faults. */
-    size_t have = 0;
-    char *small = hak_batch_take_largest(&have);
-    if (!small)
-        return NULL;
-    if ((base = hak_os_remap(small, have, total)) != NULL) {
-        *got = total;
-        *flags = HAK_LARGE_ONE_MAPPING;
-        return base;
-    }
-    /* Kept even though mremap refused it (a range the batch merged from two kernel
-     * mappings, e.g. next to a huge-page-advised one): its pages serve later best fits.
-     * Unmapping it instead tripled the page faults of benchmarks/vm.sh --mode random. */
-    if (hak_batch_add(small, have) != 0)
-        hak_os_unmap(small, have);
     return NULL;
 }
 
-/* Blocks up to HOT_MAX are the ones a program can keep hot: a few of them fit in the
- * caches and the TLB, and BigCache hands the same mapping back again and again. Two things
- * are done for them only; above, a block is streamed through once per use, never stays
- * cached, and both measured worse (random 1-32 MiB, benchmarks/vm.sh's binary):
- *
- * Cache colour: where the user pointer starts in its first page. Blocks that all start
- * 64 bytes into a page (the header's size) put the same bytes of every page of every block
- * in the same cache sets, so a loop that touches one byte per page of a few live 2 MiB
- * blocks (the VM scenario's fixed2m) ran all of them through a sixteenth of the L2 cache;
- * glibc's heap blocks differ in their offsets and did not. The colour, from the mapping's
+/* Cache colour, for blocks up to HOT_MAX (the ones a program can keep hot: a few fit in the
+ * caches and the TLB, and BigCache hands the same mapping back again and again): where the
+ * user pointer starts in its first page. Blocks that all start 64 bytes into a page (the
+ * header's size) put the same bytes of every page of every block in the same cache sets;
+ * glibc's heap blocks differ in their offsets and do not. The colour, from the mapping's
  * address (consecutive mappings get different colours), moves the user pointer by a
- * multiple of 64 bytes (alignment up to 64 kept) into the slack the page rounding leaves
- * at the end; a mapping handed out again gets the same colour; realloc keeps a block's
- * offset. It took fixed2m from 1.08x glibc's time per cycle to parity (benchmarks/vm.sh
- * --mode fixed2m, before and after commit 2591a7d); colouring every size made random 7%
- * slower (it spreads a stream over the whole cache).
+ * multiple of 64 bytes (alignment up to 64 kept) into the slack the page rounding leaves at
+ * the end; a mapping handed out again gets the same colour; realloc keeps a block's offset.
+ * Larger blocks are streamed through once per use, and colouring them spreads the stream
+ * over the whole cache.
  *
- * Huge pages (large.hugepages): a new mapping of 2 MiB or more is 2 MiB-aligned and
- * advised MADV_HUGEPAGE, so a block reused in a loop costs one TLB entry per 2 MiB instead
- * of 512: fixed2m about 0.9x glibc's time per cycle against parity without it
- * (benchmarks/vm.sh --mode fixed2m, HAKMEM_LARGE_HUGEPAGES=1 against =0; docs/BENCHMARKS.md
- * has the row). Asking for every size made random erratic on this VM (medians of 200 and
- * 530 us from run to run: under the default defrag=madvise a fault in an advised range may
- * compact memory, and a huge page of fresh memory is slow to fault in). The costs: a 2-4 MiB block touched sparsely holds a whole
- * 2 MiB page for each 2 MiB region it touches (khugepaged may also fill one in); the advice
- * stays with the range when it is reused, split or grown; an advised mapping never merges
- * with its neighbours (see reuse()). Under THP "never" only the alignment changes, under
- * "always" the advice adds nothing. large.hugepages=0 stops it for new mappings. */
+ * Huge pages (large.hugepages): a new mapping of 2 MiB or more is 2 MiB-aligned and advised
+ * MADV_HUGEPAGE, so that its first touch costs one fault per 2 MiB instead of 512 and the
+ * block one TLB entry per 2 MiB. The costs: a block touched sparsely holds a whole 2 MiB
+ * page for each 2 MiB region it touches; the advice stays with the range when it is
+ * reused, split or grown. docs/ARCHITECTURE.md ("Large blocks") has the measurements.
+ * Under THP "never" only the alignment changes, under "always" the advice adds nothing. */
 #define COLOURS   16
 #define HOT_MAX   ((size_t)4 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -116,7 +93,7 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
     int fresh = base == NULL;
     if (fresh) {
         size_t align = alignment > page ? alignment : page;
-        int huge = total >= HUGE_PAGE && size <= HOT_MAX && hak_option(HAK_OPT_LARGE_HUGEPAGES);
+        int huge = total >= HUGE_PAGE && hak_option(HAK_OPT_LARGE_HUGEPAGES);
         if (huge && align < HUGE_PAGE)
             align = HUGE_PAGE;
         base = hak_os_map_placed(total, align);
@@ -131,9 +108,12 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
     }
     if (off == HAK_LARGE_HDR_SIZE && size <= HOT_MAX)
         off = coloured_offset(base, got, size, off);
-    /* Old contents of a reused range (MADV_FREE keeps them until the kernel needs them). */
-    if (zero && !fresh)
-        memset(base + off, 0, size);
+    if (!fresh) {
+        hak_numa_replace(base, got);
+        /* Old contents of a reused range (MADV_FREE keeps them until the kernel needs them). */
+        if (zero)
+            memset(base + off, 0, size);
+    }
     HAK_COUNT(large_alloc_mmap);
     hak_large_hdr_init(base + off, base, got, HAK_BACKEND_MMAP, site, flags);
     return base + off;
@@ -159,14 +139,19 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
     size_t total = HAK_ALIGN_UP(size + off, page);
     if (total <= h->total) {
         /* Shrinking: the tail goes to the batch, the block stays where it is. */
-        if (h->total - total >= SHRINK_MIN && hak_batch_add(h->base + total, h->total - total) == 0)
+        if (h->total - total >= SHRINK_MIN &&
+            hak_batch_add(h->base + total, h->total - total) == 0) {
+            HAK_GAUGE_ADD(live_large_bytes, -(int64_t)(h->total - total));
             h->total = total;
+        }
         return (void *)h->node.key;
     }
     /* Growing into a kept range that starts right after the block: no system call, no
      * copy, no fault for pages the range still has. */
     size_t more = hak_batch_take_at(h->base + h->total, total - h->total);
     if (more) {
+        hak_numa_replace(h->base + h->total, more);
+        HAK_GAUGE_ADD(live_large_bytes, more);
         h->total += more;
         h->flags &= ~(uint64_t)HAK_LARGE_ONE_MAPPING; /* the two may be separate mappings */
         return (void *)h->node.key;
@@ -188,6 +173,10 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
         errno = EAGAIN; /* the front door allocates, copies and frees instead */
         return NULL;
     }
+    /* The moved or grown mapping keeps the policy the old one had, which may be another
+     * mode's. */
+    hak_numa_replace(base, total);
+    HAK_GAUGE_ADD(live_large_bytes, -(int64_t)old_total);
     hak_large_hdr_init(base + off, base, total, HAK_BACKEND_MMAP, site, HAK_LARGE_ONE_MAPPING);
     return base + off;
 }
@@ -195,4 +184,5 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
 void hak_large_flush(void) {
     hak_bigcache_clear();
     hak_batch_flush();
+    hak_batch_release_all();
 }

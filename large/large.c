@@ -25,6 +25,7 @@ void hak_large_hdr_init(char *user, char *base, size_t total, hak_large_backend 
     h->site = site;
     h->flags = flags;
     hak_map_block_insert(&h->node);
+    HAK_GAUGE_ADD(live_large_bytes, total);
 }
 
 /* The backend for this request: the kill switch, else the large slot's policy. */
@@ -59,6 +60,7 @@ static hak_large_hdr *checked_header(const hak_map_block *b) {
 void hak_large_free(hak_map_block *b) {
     hak_large_hdr *h = checked_header(b);
     HAK_COUNT(large_free);
+    HAK_GAUGE_ADD(live_large_bytes, -(int64_t)h->total);
     h->magic = 0;
     if (h->node.aux == HAK_BACKEND_MMAP)
         hak_large_mmap_free(h);

@@ -8,13 +8,16 @@ static int use_superslab = 1;
 
 hak_slab *hak_slab_acquire(void) {
     hak_slab *s = use_superslab ? hak_superslab_acquire() : hak_pageslab_acquire();
-    if (s)
+    if (s) {
         HAK_COUNT(slab_new);
+        HAK_GAUGE_ADD(live_slab_bytes, HAK_SLAB_SIZE);
+    }
     return s;
 }
 
 void hak_slab_release(hak_slab *s) {
     HAK_COUNT(slab_release);
+    HAK_GAUGE_ADD(live_slab_bytes, -(int64_t)HAK_SLAB_SIZE);
     if (s->ss)
         hak_superslab_release(s);
     else
@@ -46,4 +49,5 @@ const hak_component hak_component_superslab = {
     .fork_prepare = provider_fork_prepare,
     .fork_parent = provider_fork_parent,
     .fork_child = provider_fork_child,
+    .purge = hak_superslab_purge, /* the page provider keeps nothing */
 };

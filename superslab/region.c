@@ -79,13 +79,19 @@ static void find_base_locked(void) {
     }
 }
 
-/* A spare slot made usable again (read-write; its descriptors never stopped being). */
+/* A spare slot made usable again (read-write; its descriptors never stopped being): the
+ * lowest, so that the region's used slots stay packed at its start and its end can be
+ * given back (hak_superslab_region_shrink). */
 static char *take_spare_locked(void) {
-    uint32_t entry = spare[spare_count - 1];
+    size_t low = 0;
+    for (size_t k = 1; k < spare_count; k++)
+        if ((spare[k] & ~SPARE_LIVE) < (spare[low] & ~SPARE_LIVE))
+            low = k;
+    uint32_t entry = spare[low];
     char *ss = slot_addr(entry & ~SPARE_LIVE);
     if (!(entry & SPARE_LIVE) && hak_os_recommit(ss, HAK_SUPERSLAB_SIZE) != 0)
         return NULL;
-    spare_count--;
+    spare[low] = spare[--spare_count];
     return ss;
 }
 
@@ -155,6 +161,37 @@ void hak_superslab_region_give_back(void *ss) {
         spare[spare_count++] = slot | (r == -1 ? SPARE_LIVE : 0);
     }
     hak_lock_release(&region_lock);
+}
+
+/* The region's end is a run of given-back slots: unmapped one by one from the top, extent
+ * lowered first (a free that read the old extent reads the slot's descriptor, which stays
+ * mapped and dead, and reports the pointer; one that reads the new extent asks the slab
+ * map, which no longer knows these slabs either). The slots are ordinary free address space
+ * again; should another mapping take one, the region stops growing there (take_new_locked),
+ * as it would have at first. */
+size_t hak_superslab_region_shrink(void) {
+    size_t bytes = 0;
+    hak_lock_acquire(&region_lock);
+    while (!region_broken && hak_superslab_region_extent > 0) {
+        size_t last = hak_superslab_region_extent / HAK_SUPERSLAB_SIZE - 1;
+        size_t k = 0;
+        while (k < spare_count && (spare[k] & ~SPARE_LIVE) != last)
+            k++;
+        if (k == spare_count)
+            break;
+        uint32_t entry = spare[k];
+        spare[k] = spare[--spare_count];
+        publish_extent(last * HAK_SUPERSLAB_SIZE);
+        if (entry & SPARE_LIVE)
+            hak_os_unmap(slot_addr(last), HAK_SUPERSLAB_SIZE);
+        else
+            hak_os_unreserve(slot_addr(last), HAK_SUPERSLAB_SIZE);
+        bytes += HAK_SUPERSLAB_SIZE;
+    }
+    if (bytes)
+        region_full = 0; /* the next slot is free again, unless someone takes it */
+    hak_lock_release(&region_lock);
+    return bytes;
 }
 
 void hak_superslab_region_lock(void) { hak_lock_acquire(&region_lock); }

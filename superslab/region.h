@@ -10,6 +10,10 @@ void *hak_superslab_region_take(void);
 /* Gives back a SuperSlab taken from the region: decommitted (pages and commit charge go
  * back to the OS), its range kept for the next take. */
 void  hak_superslab_region_give_back(void *ss);
+/* Unmaps the given-back slots at the region's end and lowers its extent over them: their
+ * address space goes back to the OS (decommitted slots still count under RLIMIT_AS).
+ * Returns the bytes unmapped. */
+size_t hak_superslab_region_shrink(void);
 
 void hak_superslab_region_lock(void);
 void hak_superslab_region_unlock(void);

@@ -10,21 +10,23 @@
  * once (MADV_FREE'd pages stay in RSS until the kernel is short of memory): a program whose
  * slab needs shrink stops holding them, while one that empties and refills slabs quickly
  * (a producer/consumer churn) reuses them before they age and does not refault. Once more
- * than DIRTY_MAX slabs are dirty, all of them are given back at once with MADV_FREE.
- * A SuperSlab whose 31 slabs are all free is kept mapped, up to SS_RESERVE of them, so a
- * program that frees everything and allocates again does not map again; beyond that it is
- * unmapped, or decommitted when it lies in the region (superslab/region.c), whose slot the
- * next SuperSlab takes. */
+ * than DIRTY_MAX slabs are dirty, all of them are given back at once.
+ * A SuperSlab whose 31 slabs are all free is kept mapped for tiny.unmap_delay_ms, and never
+ * more than SS_RESERVE of them, so a program that frees everything and allocates again
+ * does not map again; then it is unmapped, or decommitted when it lies in the region
+ * (superslab/region.c), whose slot the next SuperSlab takes. The clock is core's purge
+ * clock (core/purge.h): the scans run from a slab release or acquire and from its passes;
+ * on pressure or request every dirty slab and every empty SuperSlab goes back at once. */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/compiler.h"
 #include "core/lock.h"
 #include "core/map.h"
 #include "core/options.h"
 #include "core/os.h"
+#include "core/purge.h"
 #include "counters/counters.h"
 #include "superslab/provider.h"
 #include "superslab/region.h"
@@ -44,7 +46,8 @@ typedef struct hak_superslab {
     uint32_t free_mask;                /* bit i: slab i is free */
     uint32_t dirty_mask;               /* bit i: slab i is free and its pages resident */
     uint32_t in_avail;
-    uint32_t dirty_ms[HAK_SLABS_PER_SS]; /* when slab i became dirty (now_ms) */
+    uint64_t empty_since;              /* when its last slab came back (all free) */
+    uint64_t dirty_ms[HAK_SLABS_PER_SS]; /* when slab i became dirty (hak_clock_ms) */
     hak_slab_desc own_desc[HAK_SLABS_PER_SS]; /* a SuperSlab outside the region */
 } hak_superslab;
 
@@ -54,7 +57,19 @@ static hak_lock ss_lock = HAK_LOCK_INIT;
 static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
 static size_t ss_empty;       /* mapped with every slab free */
 static size_t ss_dirty;       /* free slabs not yet given back to the OS */
-static uint32_t last_age_scan; /* now_ms of the last scan for aged dirty slabs */
+static uint64_t last_age_scan; /* hak_clock_ms of the last scan for aged dirty slabs */
+static size_t shown_dirty, shown_empty; /* what the gauges show */
+
+/* Under the lock: the gauges follow the counts (resident free slabs are retained bytes,
+ * empty SuperSlabs kept address space). */
+static void show_gauges_locked(void) {
+    HAK_GAUGE_ADD(retained_slab_bytes, ((int64_t)ss_dirty - (int64_t)shown_dirty) *
+                                           (int64_t)HAK_SLAB_SIZE);
+    HAK_GAUGE_ADD(kept_superslab_bytes, ((int64_t)ss_empty - (int64_t)shown_empty) *
+                                            (int64_t)HAK_SUPERSLAB_SIZE);
+    shown_dirty = ss_dirty;
+    shown_empty = ss_empty;
+}
 
 static void avail_push(hak_superslab *ss) {
     ss->prev = NULL;
@@ -94,51 +109,48 @@ static hak_superslab *superslab_new(void) {
     return ss;
 }
 
-/* Takes the slabs of mask off the dirty list and gives their pages back, one call per run
- * of adjacent slabs. */
-static void reclaim_slabs_locked(hak_superslab *ss, uint32_t mask, int dontneed) {
+/* Takes the slabs of mask off the dirty list and gives their pages back with
+ * MADV_DONTNEED, one call per run of adjacent slabs; returns the bytes. */
+static size_t reclaim_slabs_locked(hak_superslab *ss, uint32_t mask) {
+    size_t bytes = (size_t)__builtin_popcount(mask) << HAK_SLAB_SHIFT;
     ss->dirty_mask &= ~mask;
     ss_dirty -= (size_t)__builtin_popcount(mask);
     while (mask) {
         unsigned first = (unsigned)__builtin_ctz(mask);
         unsigned run = (unsigned)__builtin_ctz(~(mask >> first));
         hak_os_reclaim((char *)ss + ((size_t)first << HAK_SLAB_SHIFT),
-                       (size_t)run << HAK_SLAB_SHIFT, dontneed);
+                       (size_t)run << HAK_SLAB_SHIFT, 1);
         mask &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
     }
+    return bytes;
 }
 
-static uint32_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* a vDSO read; ms precision is plenty */
-    return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/* Gives back, with MADV_DONTNEED, the dirty slabs older than the purge delay. Runs from a
- * slab release or acquire, at most twice per delay, so its walk over the SuperSlabs stays
- * off the common path. (A program that stops allocating keeps its dirty slabs: there is no
- * background thread.) */
-static void purge_aged_locked(uint32_t now) {
+/* Gives back the dirty slabs older than the purge delay. Runs from a slab release or
+ * acquire at most twice per delay, so its walk over the SuperSlabs stays off the common
+ * path, and from the purge clock's passes. */
+static size_t purge_aged_locked(uint64_t now) {
     int64_t delay = hak_option(HAK_OPT_TINY_PURGE_MS);
-    if (delay < 0 || ss_dirty == 0 || now - last_age_scan < (uint32_t)delay / 2)
-        return;
+    if (delay < 0 || ss_dirty == 0 || now - last_age_scan < (uint64_t)delay / 2)
+        return 0;
     last_age_scan = now;
+    size_t bytes = 0;
     for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next) {
         uint32_t m = ss->dirty_mask, old = 0;
         while (m) {
             unsigned i = (unsigned)__builtin_ctz(m);
             m &= m - 1;
-            if (now - ss->dirty_ms[i] >= (uint32_t)delay)
+            if (hak_purge_due(now, ss->dirty_ms[i], delay))
                 old |= 1u << i;
         }
         if (old)
-            reclaim_slabs_locked(ss, old, 1);
+            bytes += reclaim_slabs_locked(ss, old);
     }
+    return bytes;
 }
 
 hak_slab *hak_superslab_acquire(void) {
     hak_lock_acquire(&ss_lock);
-    purge_aged_locked(now_ms());
+    hak_purge_count(HAK_PURGE_TIME, purge_aged_locked(hak_clock_ms()));
     hak_superslab *ss = avail;
     if (!ss) {
         hak_lock_release(&ss_lock);
@@ -170,6 +182,7 @@ hak_slab *hak_superslab_acquire(void) {
     ss->free_mask &= ~(1u << i);
     if (ss->free_mask == 0)
         avail_remove(ss);
+    show_gauges_locked();
     hak_lock_release(&ss_lock);
 
     hak_slab *s = &ss->desc[i].slab;
@@ -184,12 +197,34 @@ hak_slab *hak_superslab_acquire(void) {
     return s;
 }
 
-/* Gives every dirty slab back to the OS. Under the lock: a slab must not be handed out
- * between the decision and the madvise (its new owner's data would be dropped). */
-static void purge_dirty_locked(void) {
+/* Gives every dirty slab back to the OS; returns the bytes. Under the lock: a slab must not
+ * be handed out between the decision and the madvise (its new owner's data would be
+ * dropped). */
+static size_t purge_dirty_locked(void) {
+    size_t bytes = 0;
     for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next)
         if (ss->dirty_mask)
-            reclaim_slabs_locked(ss, ss->dirty_mask, 0);
+            bytes += reclaim_slabs_locked(ss, ss->dirty_mask);
+    return bytes;
+}
+
+/* An empty SuperSlab out of the provider's books, given back to the OS with no lock held. */
+static void superslab_give_back(hak_superslab *ss) {
+    if (hak_superslab_region_has(ss))
+        hak_superslab_region_give_back(ss);
+    else
+        hak_os_unmap(ss, HAK_SUPERSLAB_SIZE);
+    HAK_COUNT(superslab_release);
+}
+
+/* Under the lock: takes an empty SuperSlab off the books (its dirty slabs count as given
+ * back with it); returns the resident bytes it held. */
+static size_t take_empty_locked(hak_superslab *ss) {
+    avail_remove(ss);
+    size_t dirty = (size_t)__builtin_popcount(ss->dirty_mask);
+    ss_dirty -= dirty;
+    ss_empty--;
+    return dirty << HAK_SLAB_SHIFT;
 }
 
 void hak_superslab_release(hak_slab *s) {
@@ -202,9 +237,10 @@ void hak_superslab_release(hak_slab *s) {
     hak_map_slab_set(s->start, HAK_SLAB_SIZE, NULL);
 
     hak_superslab *unmap = NULL;
+    size_t aged = 0, capped = 0;
     hak_lock_acquire(&ss_lock);
-    uint32_t now = now_ms();
-    purge_aged_locked(now);
+    uint64_t now = hak_clock_ms();
+    aged = purge_aged_locked(now);
     ss->free_mask |= 1u << i;
     ss->dirty_mask |= 1u << i;
     ss->dirty_ms[i] = now;
@@ -212,24 +248,63 @@ void hak_superslab_release(hak_slab *s) {
     if (!ss->in_avail)
         avail_push(ss);
     if (ss->free_mask == SS_ALL_FREE) {
-        if (ss_empty >= SS_RESERVE) {
-            avail_remove(ss);
-            ss_dirty -= (size_t)__builtin_popcount(ss->dirty_mask);
+        ss->empty_since = now;
+        ss_empty++; /* its slabs are dirty: they age and are purged like any other */
+        if (ss_empty > SS_RESERVE) {
+            capped += take_empty_locked(ss);
             unmap = ss;
-        } else {
-            ss_empty++; /* its slabs are dirty: they age and are purged like any other */
         }
     }
     if (ss_dirty > DIRTY_MAX)
-        purge_dirty_locked();
+        capped += purge_dirty_locked();
+    show_gauges_locked();
     hak_lock_release(&ss_lock);
-    if (unmap) {
-        if (hak_superslab_region_has(unmap))
-            hak_superslab_region_give_back(unmap);
+    hak_purge_count(HAK_PURGE_TIME, aged);
+    hak_purge_count(HAK_PURGE_CAP, capped);
+    if (unmap)
+        superslab_give_back(unmap);
+}
+
+/* The purge hook (core/purge.h). The clock: aged dirty slabs, and empty SuperSlabs unused
+ * for tiny.unmap_delay_ms. The budget: every dirty slab (at most DIRTY_MAX). All: every
+ * dirty slab and every empty SuperSlab, and the region's unused end is unmapped (its
+ * address space counts under RLIMIT_AS). */
+size_t hak_superslab_purge(hak_purge_req *req) {
+    enum { BATCH = 16 };
+    hak_superslab *gone[BATCH];
+    size_t total = 0;
+    int more;
+    do {
+        size_t n = 0, resident = 0;
+        hak_lock_acquire(&ss_lock);
+        if (req->all || req->cause == HAK_PURGE_CAP)
+            resident += purge_dirty_locked();
         else
-            hak_os_unmap(unmap, HAK_SUPERSLAB_SIZE);
-        HAK_COUNT(superslab_release);
-    }
+            resident += purge_aged_locked(req->now);
+        int64_t delay = hak_option(HAK_OPT_TINY_UNMAP_MS);
+        if (req->all || delay >= 0) {
+            for (hak_superslab *ss = avail, *next; ss && n < BATCH; ss = next) {
+                next = ss->next;
+                if (ss->free_mask == SS_ALL_FREE &&
+                    (req->all || hak_purge_due(req->now, ss->empty_since, delay))) {
+                    resident += take_empty_locked(ss);
+                    gone[n++] = ss;
+                }
+            }
+        }
+        show_gauges_locked();
+        hak_lock_release(&ss_lock);
+        for (size_t k = 0; k < n; k++)
+            superslab_give_back(gone[k]);
+        hak_purge_count(req->cause, resident);
+        if (req->cause == HAK_PURGE_CAP)
+            req->excess = resident < req->excess ? req->excess - resident : 0;
+        total += resident + n * HAK_SUPERSLAB_SIZE;
+        more = n == BATCH;
+    } while (more);
+    if (req->all)
+        total += hak_superslab_region_shrink();
+    return total;
 }
 
 void hak_superslab_lock_all(void) {

@@ -8,6 +8,7 @@
 
 /* Gives the older half of the list back to the slabs (the list keeps limit/2 blocks). */
 HAK_NOINLINE void hak_tiny_flush(unsigned cls) {
+    hak_purge_tick_sometimes(); /* before any lock: a program that only frees still purges */
     hak_tiny_cache *t = &hak_tiny_tls;
     uint32_t keep = hak_tiny_limit[cls] / 2;
     uint32_t n = hak_tiny_cached(t, cls) - keep;

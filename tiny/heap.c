@@ -5,6 +5,7 @@
 
 #include "core/lock.h"
 #include "core/map.h"
+#include "core/options.h"
 #include "core/os.h"
 #include "counters/counters.h"
 #include "tiny/heap.h"
@@ -81,6 +82,22 @@ static void tidy_abandoned(hak_tiny_heap *a) {
     hak_tiny_heap_unlock(a);
 }
 
+/* Under h's lock (the calling thread's heap): every block of the thread's lists goes back
+ * to its slab; room becomes what the lists may hold from then on. */
+static void return_cached_locked(hak_tiny_cache *t, hak_tiny_heap *h, int exiting) {
+    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
+        void *p = t->head[c];
+        t->head[c] = NULL;
+        /* Exiting: no heap, so every free is remote until the next attach. */
+        t->room[c] = exiting ? 0 : (int32_t)hak_tiny_limit[c];
+        while (p) {
+            void *next = *(void **)p;
+            hak_tiny_return_block(h, hak_map_slab_lookup(p), p);
+            p = next;
+        }
+    }
+}
+
 /* Thread exit: every cached block goes back to its slab, empty slabs to the provider, and
  * the heap (with the slabs that still have blocks out) waits for the next thread. */
 static void heap_abandon(void *arg) {
@@ -89,16 +106,7 @@ static void heap_abandon(void *arg) {
     if (t->heap != h)
         return;
     hak_tiny_heap_lock(h);
-    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
-        void *p = t->head[c];
-        t->head[c] = NULL;
-        t->room[c] = 0; /* no heap: every free is remote until the next attach */
-        while (p) {
-            void *next = *(void **)p;
-            hak_tiny_return_block(h, hak_map_slab_lookup(p), p);
-            p = next;
-        }
-    }
+    return_cached_locked(t, h, 1);
     hak_tiny_process_ready(h);
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
         hak_slab *cur = h->cls[c].current;
@@ -172,6 +180,52 @@ hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls) {
     }
     hak_lock_release(&heaps_lock);
     return found;
+}
+
+size_t hak_tiny_heaps_purge(hak_purge_req *req) {
+    hak_tiny_cache *t = &hak_tiny_tls;
+    hak_tiny_heap *mine = t->heap;
+    /* Pressure or request: this thread's lists too (its blocks may keep whole slabs). */
+    if (req->all && mine) {
+        hak_tiny_heap_lock(mine);
+        return_cached_locked(t, mine, 0);
+        hak_tiny_process_ready(mine);
+        /* A class's current slab with no block out goes too (the next refill takes
+         * another): it may be what keeps a SuperSlab, or the region's end, in use. */
+        for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
+            hak_slab *cur = mine->cls[c].current;
+            if (cur && cur->used == 0 &&
+                !hak_tiny_remote_busy(atomic_load(&cur->remote_free))) {
+                mine->cls[c].current = NULL;
+                hak_tiny_slab_retire_if_empty(mine, cur);
+            }
+        }
+        hak_tiny_release_empty(mine);
+        hak_tiny_heap_unlock(mine);
+    }
+    int64_t delay = hak_option(HAK_OPT_TINY_PURGE_MS);
+    if (!req->all && req->cause == HAK_PURGE_TIME && delay < 0)
+        return 0;
+    heaps_lock_acquire();
+    for (hak_tiny_heap *h = all_heaps; h; h = h->next_all) {
+        if (atomic_load(&h->abandoned)) {
+            /* Nobody else uses it: waiting for its lock is allowed. */
+            if (h->empty || atomic_load_explicit(&h->ready, memory_order_relaxed))
+                tidy_abandoned(h);
+            continue;
+        }
+        if (!h->empty)
+            continue; /* a hint; checked again under its lock */
+        /* A live heap: only tried (tiny/heap.h); a busy one is looked at next time. */
+        if (!hak_tiny_heap_trylock(h))
+            continue;
+        if (req->all || req->cause == HAK_PURGE_CAP ||
+            hak_purge_due(req->now, h->empty_since, delay))
+            hak_tiny_release_empty(h);
+        hak_tiny_heap_unlock(h);
+    }
+    hak_lock_release(&heaps_lock);
+    return 0; /* the provider counts what it gives back */
 }
 
 void hak_tiny_heaps_init(void) {

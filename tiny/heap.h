@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "core/lock.h"
+#include "core/purge.h"
 #include "tiny/tiny.h"
 
 typedef struct hak_tiny_class_slabs {
@@ -33,6 +34,7 @@ typedef struct hak_tiny_heap {
      * in a loop does not pay a release (madvise) and an acquire each time. */
     hak_slab *empty;
     unsigned empty_count;
+    uint64_t empty_since; /* when a slab last went into the reserve (hak_clock_ms) */
     /* Slabs retired under the lock, given to the provider by hak_tiny_heap_unlock once the
      * lock is dropped: a release takes the provider's lock and may madvise, and the heap's
      * owner would spin on its lock meanwhile (a drainer's retirements, say). */
@@ -147,6 +149,11 @@ void hak_tiny_adopt_abandoned(hak_tiny_heap *a);
 void hak_tiny_drain_idle(hak_tiny_heap *h);
 /* Refill stage 4b: a partial slab of class cls taken over from an abandoned heap. */
 hak_slab *hak_tiny_adopt_slab(hak_tiny_heap *h, unsigned cls);
+
+/* The room's purge hook (core/purge.h): heaps' empty reserves back to the provider (those
+ * unused for tiny.purge_delay_ms, or all), and on pressure or request the calling thread's
+ * own lists too. */
+size_t hak_tiny_heaps_purge(hak_purge_req *req);
 
 void hak_tiny_heaps_init(void);
 void hak_tiny_heaps_fork_prepare(void);

@@ -120,6 +120,7 @@ HAK_NOINLINE void *hak_tiny_refill(size_t size) {
         HAK_COUNT_HOT(tiny_refill_disabled);
         return NULL;
     }
+    hak_purge_tick_sometimes(); /* the purge clock, before any lock (core/purge.h) */
     hak_tiny_cache *t = &hak_tiny_tls;
     if (hak_unlikely(!t->heap) && !hak_tiny_heap_attach(t)) {
         HAK_COUNT_HOT(tiny_refill_no_heap);

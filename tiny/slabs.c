@@ -105,6 +105,7 @@ void hak_tiny_slab_retire_if_empty(hak_tiny_heap *h, hak_slab *s) {
         s->next = h->empty;
         h->empty = s;
         h->empty_count++;
+        h->empty_since = hak_clock_ms();
         return;
     }
     retire_for_release(h, s);

@@ -67,4 +67,5 @@ const hak_component hak_component_tiny = {
     .fork_prepare = hak_tiny_heaps_fork_prepare,
     .fork_parent = hak_tiny_heaps_fork_parent,
     .fork_child = hak_tiny_heaps_fork_child,
+    .purge = hak_tiny_heaps_purge,
 };

@@ -25,11 +25,14 @@
 #define MiB ((size_t)1 << 20)
 #define HUGE_LIMIT ((int64_t)1 << 40)
 
-/* An empty batch with the given knobs. */
+/* An empty batch with the given knobs, and no purge clock (the clock has tests of its own,
+ * which set its delays). */
 static void reset(int64_t flush_ranges, int64_t flush_bytes, int64_t max_bytes,
                   int64_t dontneed) {
     hak_batch_tuning t = {flush_ranges, flush_bytes, max_bytes, dontneed};
     hak_batch_tune(&t);
+    hak_option_override(HAK_OPT_LARGE_PURGE_MS, HAK_TEST_NEVER);
+    hak_option_override(HAK_OPT_LARGE_UNMAP_MS, HAK_TEST_NEVER);
     hak_batch_flush();
     hak_batch_release_all();
 }
@@ -272,22 +275,6 @@ HAK_TEST(Batch, NeighboursMergeIntoOneRange) {
     HAK_EXPECT(hak_batch_take(3 * MiB, &got) == p);
     HAK_EXPECT_EQ(got, 3 * MiB);
     hak_os_unmap(p, 3 * MiB);
-}
-
-HAK_TEST(Batch, TakeLargestForGrowing) {
-    reset_quiet(0);
-    char *a = map_apart(MiB), *b = map_apart(2 * MiB);
-    HAK_ASSERT(a != NULL && b != NULL);
-    HAK_ASSERT_EQ(hak_batch_add(a, MiB), 0);
-    HAK_ASSERT_EQ(hak_batch_add(b, 2 * MiB), 0);
-    size_t got = 0;
-    HAK_EXPECT(hak_batch_take_largest(&got) == b);
-    HAK_EXPECT_EQ(got, 2 * MiB);
-    HAK_EXPECT(hak_batch_take_largest(&got) == a);
-    HAK_EXPECT(hak_batch_take_largest(&got) == NULL);
-    HAK_EXPECT_EQ(got, 0);
-    hak_os_unmap(a, MiB);
-    hak_os_unmap(b, 2 * MiB);
 }
 
 HAK_TEST(Batch, TakePrefersPendingRanges) {
@@ -574,4 +561,99 @@ HAK_TEST(Batch, ChildOfThreadedParentCanUseTheBatch) {
     HAK_ASSERT(p != NULL);
     HAK_EXPECT_EQ(hak_batch_add(p, MiB), 0);
     hak_batch_release_all();
+}
+
+/* ---- the purge clock (the hook core's passes call) ------------------------------------ */
+
+/* A time pass of the batch's hook as core would run it at time now. */
+static size_t pass_at(uint64_t now) {
+    hak_purge_req r = {HAK_PURGE_TIME, now, 0, 0};
+    return hak_component_batch.purge(&r);
+}
+
+/* A pending range is reclaimed once unused for large.purge_delay_ms, and unmapped once
+ * unused for large.unmap_delay_ms more; a younger range waits. The pass is called with a
+ * time in the future rather than after a sleep. */
+HAK_TEST(Batch, PendingRangesAgeIntoReclaimedThenUnmapped) {
+    reset_quiet(1);
+    hak_option_override(HAK_OPT_LARGE_PURGE_MS, 100);
+    hak_option_override(HAK_OPT_LARGE_UNMAP_MS, 1000);
+    char *old = map_apart(MiB), *young = map_apart(MiB);
+    HAK_ASSERT(old != NULL && young != NULL);
+    memset(old, 1, MiB);
+    memset(young, 2, MiB);
+    uint64_t t0 = hak_clock_ms();
+    HAK_ASSERT_EQ(hak_batch_add_since(old, MiB, t0 - 150), 0); /* freed 150 ms ago */
+    HAK_ASSERT_EQ(hak_batch_add(young, MiB), 0);
+    uint64_t timed = hak_ctr("purge_time_bytes");
+    HAK_EXPECT_EQ(pass_at(t0), MiB); /* only old is due */
+    HAK_EXPECT_EQ(resident_pages(old, MiB), 0);
+    HAK_EXPECT_EQ(resident_pages(young, MiB), MiB / hak_os_page_size());
+    HAK_EXPECT_EQ(hak_batch_pending_bytes(), MiB);
+    HAK_EXPECT_EQ(hak_ctr("purge_time_bytes"), timed + MiB);
+    /* 200 ms on: young is due as well; nothing is old enough to unmap. */
+    HAK_EXPECT_EQ(pass_at(t0 + 200), MiB);
+    HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
+    HAK_EXPECT_EQ(hak_batch_kept_bytes(), 2 * MiB);
+    HAK_EXPECT_EQ(hak_range_mapped(old, MiB), 1);
+    /* A second later both reclaimed ranges go: unmapped, the address space back. */
+    HAK_EXPECT(pass_at(hak_clock_ms() + 1500) >= 2 * MiB);
+    HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(old, MiB), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(young, MiB), 0);
+}
+
+/* A delay of -1: the clock never gives anything back. */
+HAK_TEST(Batch, NegativeDelayNeverPurges) {
+    reset_quiet(1);
+    hak_option_override(HAK_OPT_LARGE_PURGE_MS, HAK_TEST_NEVER);
+    char *p = map_apart(MiB);
+    HAK_ASSERT(p != NULL);
+    memset(p, 1, MiB);
+    HAK_ASSERT_EQ(hak_batch_add_since(p, MiB, 0), 0); /* freed at the start of time */
+    HAK_EXPECT_EQ(pass_at(hak_clock_ms()), 0);
+    HAK_EXPECT_EQ(resident_pages(p, MiB), MiB / hak_os_page_size());
+    hak_batch_release_all();
+}
+
+/* Over the budget, the oldest pending ranges are reclaimed first, as many as the excess
+ * asks for, whatever their age. */
+HAK_TEST(Batch, BudgetReclaimsTheOldestPendingFirst) {
+    reset_quiet(1);
+    char *r[3];
+    for (int k = 0; k < 3; k++) {
+        r[k] = map_apart(MiB);
+        HAK_ASSERT(r[k] != NULL);
+        memset(r[k], k + 1, MiB);
+        HAK_ASSERT_EQ(hak_batch_add(r[k], MiB), 0);
+    }
+    hak_purge_req req = {HAK_PURGE_CAP, hak_clock_ms(), 0, MiB + 1};
+    HAK_EXPECT_EQ(hak_component_batch.purge(&req), 2 * MiB);
+    HAK_EXPECT_EQ(req.excess, 0);
+    HAK_EXPECT_EQ(resident_pages(r[0], MiB), 0);
+    HAK_EXPECT_EQ(resident_pages(r[1], MiB), 0);
+    HAK_EXPECT_EQ(resident_pages(r[2], MiB), MiB / hak_os_page_size());
+    HAK_EXPECT_EQ(hak_batch_pending_bytes(), MiB);
+    hak_batch_release_all();
+}
+
+/* Pressure or request: every kept range is unmapped, and the gauges read zero. */
+HAK_TEST(Batch, PurgeAllUnmapsEverything) {
+    reset_quiet(1);
+    char *a = map_apart(MiB), *b = map_apart(2 * MiB);
+    HAK_ASSERT(a != NULL && b != NULL);
+    HAK_ASSERT_EQ(hak_batch_add(a, MiB), 0);
+    HAK_ASSERT_EQ(hak_batch_add(b, 2 * MiB), 0);
+    hak_batch_flush(); /* a and b reclaimed */
+    char *c = map_apart(MiB);
+    HAK_ASSERT(c != NULL);
+    HAK_ASSERT_EQ(hak_batch_add(c, MiB), 0); /* c pending */
+    hak_purge_req req = {HAK_PURGE_PRESSURE, hak_clock_ms(), 1, 0};
+    HAK_EXPECT_EQ(hak_component_batch.purge(&req), 4 * MiB);
+    HAK_EXPECT_EQ(hak_batch_kept_bytes(), 0);
+    HAK_EXPECT_EQ(hak_ctr("kept_batch_bytes"), 0);
+    HAK_EXPECT_EQ(hak_ctr("retained_batch_bytes"), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(a, MiB), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(b, 2 * MiB), 0);
+    HAK_EXPECT_EQ(hak_range_mapped(c, MiB), 0);
 }
