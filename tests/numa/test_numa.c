@@ -108,3 +108,67 @@ HAK_TEST(Numa, PerNodeCountersSeeMappings) {
     HAK_EXPECT_EQ(hak_config_set("numa.mode", "auto"), 0);
     HAK_EXPECT_EQ(hak_config_set("large.policy", "malloc"), 0);
 }
+
+/* One call site for every block of the test below: BigCache hands a mapping back to the
+ * site that freed it. */
+__attribute__((noinline)) static unsigned char *alloc_here(size_t size) {
+    unsigned char *p = hak_malloc(size);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+/* A range that becomes a block again carries the mode in force then, not the one it was
+ * mapped under: a block taken from BigCache, one from the batch, and a block grown by
+ * realloc (into a kept neighbour or by mremap) are all placed again. */
+HAK_TEST(Numa, ReusedAndGrownBlocksArePlacedAgain) {
+    HAK_ASSERT_EQ(hak_config_set("large.policy", "mmap"), 0);
+    HAK_ASSERT_EQ(hak_config_set("numa.mode", "off"), 0);
+    HAK_EXPECT_EQ(hak_config_set("large.purge_delay_ms", "-1"), 0);
+    HAK_EXPECT_EQ(hak_config_set("large.flush", "1"), 0);
+    const size_t mib = (size_t)1 << 20;
+    /* Mapped under off, freed: the 3 MiB one to BigCache, the 300 KiB one to the batch. */
+    unsigned char *a = alloc_here(3 * mib), *b = alloc_here(300 << 10);
+    HAK_ASSERT(a != NULL && b != NULL);
+    memset(a, 1, 3 * mib);
+    memset(b, 1, 300 << 10);
+    EXPECT_POLICY(a, MPOL_DEFAULT);
+    hak_free(a);
+    hak_free(b);
+    HAK_ASSERT_EQ(hak_config_set("numa.mode", "interleave"), 0);
+    uint64_t hits = 0, reuse = 0, hits2 = 0, reuse2 = 0;
+    hak_counter_get("bigcache_hit", &hits);
+    hak_counter_get("batch_reuse", &reuse);
+    unsigned char *a2 = alloc_here(3 * mib), *b2 = alloc_here(300 << 10);
+    HAK_ASSERT(a2 != NULL && b2 != NULL);
+    hak_counter_get("bigcache_hit", &hits2);
+    hak_counter_get("batch_reuse", &reuse2);
+    HAK_EXPECT(hits2 > hits);   /* a2 is a's mapping */
+    HAK_EXPECT(reuse2 > reuse); /* b2 is b's range */
+    EXPECT_POLICY(a2, MPOL_INTERLEAVE);
+    EXPECT_POLICY(a2 + 3 * mib - 1, MPOL_INTERLEAVE);
+    EXPECT_POLICY(b2, MPOL_INTERLEAVE);
+    /* Grown to 8 MiB under interleave: the whole block carries it, the part it had and the
+     * part it gained. */
+    HAK_ASSERT_EQ(hak_config_set("numa.mode", "off"), 0);
+    unsigned char *c = alloc_here(4 * mib);
+    HAK_ASSERT(c != NULL);
+    memset(c, 2, 4 * mib);
+    HAK_ASSERT_EQ(hak_config_set("numa.mode", "interleave"), 0);
+    unsigned char *g = hak_realloc(c, 8 * mib);
+    HAK_ASSERT(g != NULL);
+    EXPECT_POLICY(g, MPOL_INTERLEAVE);
+    EXPECT_POLICY(g + 8 * mib - 1, MPOL_INTERLEAVE);
+    HAK_EXPECT_EQ(g[4 * mib - 1], 2);
+    /* Back to off: a reused range is set back to the default policy. */
+    hak_free(a2);
+    HAK_ASSERT_EQ(hak_config_set("numa.mode", "off"), 0);
+    unsigned char *a3 = alloc_here(3 * mib);
+    HAK_ASSERT(a3 != NULL);
+    HAK_EXPECT_EQ(policy_of(a3), MPOL_DEFAULT);
+    hak_free(a3);
+    hak_free(b2);
+    hak_free(g);
+    HAK_EXPECT_EQ(hak_config_set("large.purge_delay_ms", "1000"), 0);
+    HAK_EXPECT_EQ(hak_config_set("numa.mode", "auto"), 0);
+    HAK_EXPECT_EQ(hak_config_set("large.policy", "malloc"), 0);
+}

@@ -551,6 +551,27 @@ HAK_TEST(Preload, SmallBlockMisuseIsReported) {
     hak_proc_free(&p);
 }
 
+/* Memory return under the preload (tests/system/preload_memory.c): malloc_trim is hakmem's
+ * and gives large blocks back, a purge delay of 0 gives them back as they are freed, and
+ * under RLIMIT_AS the memory of freed small blocks serves a large request. */
+HAK_TEST(Preload, MemoryGoesBack) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    static const char *const modes[] = {"trim", "delay0", "aslimit"};
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_preload_memory", modes[m], NULL};
+        const char *env[] = {"LD_PRELOAD=" SO,
+                             strcmp(modes[m], "delay0") == 0 ? "HAKMEM_LARGE_PURGE_DELAY_MS=0"
+                                                              : "HAKMEM_STATS=0",
+                             NULL};
+        hak_proc p;
+        HAK_ASSERT_EQ(hak_run(argv, env, NULL, HANG_GUARD_S, &p), 0);
+        hak_test_note("%s: %.200s", modes[m], p.out ? p.out : "");
+        HAK_EXPECT(ran_ok(&p, modes[m]));
+        hak_proc_free(&p);
+    }
+}
+
 /* HAKMEM_STATS=1: the counters appear on stderr at exit, every one of them by name. */
 HAK_TEST(Preload, StatsPrintsCountersAtExit) {
     if (!so_exists())

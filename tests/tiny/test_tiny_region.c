@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/components.h"
 #include "core/map.h"
 #include "core/test_util.h"
 #include "hakmem/hakmem.h"
@@ -99,6 +100,55 @@ HAK_TEST(TinyRegion, GivenBackSuperSlabsAreDecommittedAndReused) {
     HAK_EXPECT_EQ(hak_superslab_region_extent, extent);
     HAK_EXPECT(hak_ctr("os_mapped_bytes") - mapped0 >= 16 * per_ss);
     for (size_t i = 0; i < COUNT; i++)
+        hak_free(p[i]);
+    free(p);
+}
+
+/* Empty SuperSlabs go back once unused for tiny.unmap_delay_ms (a pass of the provider's
+ * purge hook at a later time), and a trim unmaps the region's unused end: its address space
+ * goes back (decommitted slots would still count under RLIMIT_AS), and the region grows
+ * again from there. */
+HAK_TEST(TinyRegion, EmptySuperSlabsAgeOutAndTrimShrinksTheRegion) {
+    if (!superslabs_in_use())
+        HAK_SKIP("the page provider maps every slab on its own");
+    enum { N = 16 * 62 }; /* 16 SuperSlabs: fewer than the 64 kept at most */
+    void **p = malloc(N * sizeof *p);
+    HAK_ASSERT(p != NULL);
+    for (size_t i = 0; i < N; i++) {
+        p[i] = hak_malloc(BLOCK);
+        HAK_ASSERT(p[i] != NULL);
+        ((char *)p[i])[0] = 1;
+    }
+    for (size_t i = 0; i < N; i++)
+        hak_free(p[i]);
+    uint64_t kept = hak_ctr("kept_superslab_bytes");
+    HAK_EXPECT(kept >= 8 * HAK_SUPERSLAB_SIZE); /* empty, kept mapped for reuse */
+    uint64_t released = hak_ctr("superslab_release");
+    hak_purge_req r = {HAK_PURGE_TIME, hak_clock_ms() + 3600 * 1000, 0, 0};
+    hak_component_superslab.purge(&r);
+    HAK_EXPECT_EQ(hak_ctr("kept_superslab_bytes"), 0);
+    HAK_EXPECT(hak_ctr("superslab_release") >= released + kept / HAK_SUPERSLAB_SIZE);
+    HAK_EXPECT_EQ(hak_ctr("retained_slab_bytes"), 0);
+    /* The region's end: decommitted slots, now unmapped by a trim. */
+    uintptr_t extent = hak_superslab_region_extent;
+    hak_trim();
+    uintptr_t shrunk = hak_superslab_region_extent;
+    hak_test_note("region extent %zu KiB, after hak_trim %zu KiB", (size_t)extent >> 10,
+                  (size_t)shrunk >> 10);
+    HAK_EXPECT(shrunk < extent);
+    HAK_EXPECT_EQ(hak_range_mapped((char *)hak_superslab_region_base + shrunk,
+                                   extent - shrunk), 0);
+    /* And it grows back: new blocks lie in the region again. */
+    for (size_t i = 0; i < N; i++) {
+        p[i] = hak_malloc(BLOCK);
+        HAK_ASSERT(p[i] != NULL);
+        ((char *)p[i])[BLOCK - 1] = 2;
+    }
+    size_t inside = 0;
+    for (size_t i = 0; i < N; i++)
+        inside += in_region(p[i]);
+    HAK_EXPECT_EQ(inside, (size_t)N);
+    for (size_t i = 0; i < N; i++)
         hak_free(p[i]);
     free(p);
 }
