@@ -5,12 +5,15 @@
  * (hak_superslab_slab_of); a SuperSlab mapped on its own keeps them in its header.
  *
  * A released slab stays dirty (its pages resident), and an acquire takes a dirty slab
- * before any other, so reusing costs no page fault. A slab left dirty for
+ * before any other, so reusing costs no page fault. A free slab left unused for
  * tiny.purge_delay_ms (50 ms) gives its pages back with MADV_DONTNEED, which lowers RSS at
- * once (MADV_FREE'd pages stay in RSS until the kernel is short of memory): a program whose
- * slab needs shrink stops holding them, while one that empties and refills slabs quickly
- * (a producer/consumer churn) reuses them before they age and does not refault. Once more
- * than DIRTY_MAX slabs are dirty, all of them are given back at once.
+ * once: a program whose slab needs shrink stops holding them, while one that empties and
+ * refills slabs quickly (a producer/consumer churn) reuses them before they age and does
+ * not refault. Once more than DIRTY_MAX slabs are dirty, the older half of them become
+ * lazy: MADV_FREE, which costs nothing if the slab is taken again soon (its pages are
+ * still there, the next choice after a dirty slab) and lets the kernel take them under
+ * pressure; they stay in RSS meanwhile, so they age like dirty slabs and go with
+ * MADV_DONTNEED after the delay (jemalloc's dirty and muzzy pages are the model).
  * A SuperSlab whose 31 slabs are all free is kept mapped for tiny.unmap_delay_ms, and never
  * more than SS_RESERVE of them, so a program that frees everything and allocates again
  * does not map again; then it is unmapped, or decommitted when it lies in the region
@@ -45,9 +48,10 @@ typedef struct hak_superslab {
     struct hak_superslab *next, *prev; /* provider's list of SuperSlabs with a free slab */
     uint32_t free_mask;                /* bit i: slab i is free */
     uint32_t dirty_mask;               /* bit i: slab i is free and its pages resident */
+    uint32_t lazy_mask;                /* bit i: slab i is free and MADV_FREE'd */
     uint32_t in_avail;
     uint64_t empty_since;              /* when its last slab came back (all free) */
-    uint64_t dirty_ms[HAK_SLABS_PER_SS]; /* when slab i became dirty (hak_clock_ms) */
+    uint64_t dirty_ms[HAK_SLABS_PER_SS]; /* when slab i became free (hak_clock_ms) */
     hak_slab_desc own_desc[HAK_SLABS_PER_SS]; /* a SuperSlab outside the region */
 } hak_superslab;
 
@@ -56,18 +60,20 @@ _Static_assert(sizeof(hak_superslab) <= HAK_SLAB_SIZE, "the header must fit in s
 static hak_lock ss_lock = HAK_LOCK_INIT;
 static hak_superslab *avail;  /* SuperSlabs with at least one free slab */
 static size_t ss_empty;       /* mapped with every slab free */
-static size_t ss_dirty;       /* free slabs not yet given back to the OS */
+static size_t ss_dirty;       /* free slabs with resident pages, no madvise yet */
+static size_t ss_lazy;        /* free slabs MADV_FREE'd, not yet MADV_DONTNEED'd */
 static uint64_t last_age_scan; /* hak_clock_ms of the last scan for aged dirty slabs */
 static size_t shown_dirty, shown_empty; /* what the gauges show */
 
 /* Under the lock: the gauges follow the counts (resident free slabs are retained bytes,
  * empty SuperSlabs kept address space). */
 static void show_gauges_locked(void) {
-    HAK_GAUGE_ADD(retained_slab_bytes, ((int64_t)ss_dirty - (int64_t)shown_dirty) *
+    size_t kept = ss_dirty + ss_lazy;
+    HAK_GAUGE_ADD(retained_slab_bytes, ((int64_t)kept - (int64_t)shown_dirty) *
                                            (int64_t)HAK_SLAB_SIZE);
     HAK_GAUGE_ADD(kept_superslab_bytes, ((int64_t)ss_empty - (int64_t)shown_empty) *
                                             (int64_t)HAK_SUPERSLAB_SIZE);
-    shown_dirty = ss_dirty;
+    shown_dirty = kept;
     shown_empty = ss_empty;
 }
 
@@ -109,20 +115,28 @@ static hak_superslab *superslab_new(void) {
     return ss;
 }
 
-/* Takes the slabs of mask off the dirty list and gives their pages back with
- * MADV_DONTNEED, one call per run of adjacent slabs; returns the bytes. */
-static size_t reclaim_slabs_locked(hak_superslab *ss, uint32_t mask) {
-    size_t bytes = (size_t)__builtin_popcount(mask) << HAK_SLAB_SHIFT;
+/* Takes the slabs of mask (dirty or lazy) off their lists and gives their pages back,
+ * one madvise per run of adjacent slabs: with MADV_DONTNEED (they are clean then; returns
+ * the bytes) or MADV_FREE (they become lazy; returns 0: their pages still count). */
+static size_t reclaim_slabs_locked(hak_superslab *ss, uint32_t mask, int dontneed) {
+    size_t dirty = (size_t)__builtin_popcount(mask & ss->dirty_mask);
+    size_t lazy = (size_t)__builtin_popcount(mask & ss->lazy_mask);
     ss->dirty_mask &= ~mask;
-    ss_dirty -= (size_t)__builtin_popcount(mask);
-    while (mask) {
-        unsigned first = (unsigned)__builtin_ctz(mask);
-        unsigned run = (unsigned)__builtin_ctz(~(mask >> first));
-        hak_os_reclaim((char *)ss + ((size_t)first << HAK_SLAB_SHIFT),
-                       (size_t)run << HAK_SLAB_SHIFT, 1);
-        mask &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
+    ss->lazy_mask &= ~mask;
+    ss_dirty -= dirty;
+    ss_lazy -= lazy;
+    if (!dontneed) {
+        ss->lazy_mask |= mask;
+        ss_lazy += dirty + lazy;
     }
-    return bytes;
+    for (uint32_t m = mask; m;) {
+        unsigned first = (unsigned)__builtin_ctz(m);
+        unsigned run = (unsigned)__builtin_ctz(~(m >> first));
+        hak_os_reclaim((char *)ss + ((size_t)first << HAK_SLAB_SHIFT),
+                       (size_t)run << HAK_SLAB_SHIFT, dontneed);
+        m &= run >= 32 ? 0 : ~(((1u << run) - 1) << first);
+    }
+    return dontneed ? (dirty + lazy) << HAK_SLAB_SHIFT : 0;
 }
 
 /* Gives back the dirty slabs older than the purge delay. Runs from a slab release or
@@ -130,12 +144,12 @@ static size_t reclaim_slabs_locked(hak_superslab *ss, uint32_t mask) {
  * path, and from the purge clock's passes. */
 static size_t purge_aged_locked(uint64_t now) {
     int64_t delay = hak_option(HAK_OPT_TINY_PURGE_MS);
-    if (delay < 0 || ss_dirty == 0 || now - last_age_scan < (uint64_t)delay / 2)
+    if (delay < 0 || ss_dirty + ss_lazy == 0 || now - last_age_scan < (uint64_t)delay / 2)
         return 0;
     last_age_scan = now;
     size_t bytes = 0;
-    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next) {
-        uint32_t m = ss->dirty_mask, old = 0;
+    for (hak_superslab *ss = avail; ss && ss_dirty + ss_lazy; ss = ss->next) {
+        uint32_t m = ss->dirty_mask | ss->lazy_mask, old = 0;
         while (m) {
             unsigned i = (unsigned)__builtin_ctz(m);
             m &= m - 1;
@@ -143,7 +157,7 @@ static size_t purge_aged_locked(uint64_t now) {
                 old |= 1u << i;
         }
         if (old)
-            bytes += reclaim_slabs_locked(ss, old);
+            bytes += reclaim_slabs_locked(ss, old, 1);
     }
     return bytes;
 }
@@ -164,20 +178,23 @@ hak_slab *hak_superslab_acquire(void) {
     }
     /* A dirty slab first, in whichever SuperSlab it is: its pages are resident, reusing it
      * costs no page fault, while a never-touched slab would add its pages to the
-     * footprint. */
-    if (ss_dirty && !ss->dirty_mask)
+     * footprint; else a lazy one, whose pages are likely still there. */
+    if ((ss_dirty || ss_lazy) && !(ss->dirty_mask | ss->lazy_mask))
         for (hak_superslab *x = ss->next; x; x = x->next)
-            if (x->dirty_mask) {
+            if (x->dirty_mask | x->lazy_mask) {
                 ss = x;
                 break;
             }
     if (ss->free_mask == SS_ALL_FREE)
         ss_empty--;
-    uint32_t pick = ss->dirty_mask ? ss->dirty_mask : ss->free_mask;
+    uint32_t pick = ss->dirty_mask ? ss->dirty_mask : ss->lazy_mask ? ss->lazy_mask : ss->free_mask;
     unsigned i = (unsigned)__builtin_ctz(pick);
     if (ss->dirty_mask & (1u << i)) {
         ss->dirty_mask &= ~(1u << i);
         ss_dirty--;
+    } else if (ss->lazy_mask & (1u << i)) {
+        ss->lazy_mask &= ~(1u << i);
+        ss_lazy--;
     }
     ss->free_mask &= ~(1u << i);
     if (ss->free_mask == 0)
@@ -197,15 +214,46 @@ hak_slab *hak_superslab_acquire(void) {
     return s;
 }
 
-/* Gives every dirty slab back to the OS; returns the bytes. Under the lock: a slab must not
- * be handed out between the decision and the madvise (its new owner's data would be
- * dropped). */
+/* Gives every dirty and lazy slab back to the OS; returns the bytes. Under the lock: a slab
+ * must not be handed out between the decision and the madvise (its new owner's data would
+ * be dropped). */
 static size_t purge_dirty_locked(void) {
     size_t bytes = 0;
-    for (hak_superslab *ss = avail; ss && ss_dirty; ss = ss->next)
-        if (ss->dirty_mask)
-            bytes += reclaim_slabs_locked(ss, ss->dirty_mask);
+    for (hak_superslab *ss = avail; ss && ss_dirty + ss_lazy; ss = ss->next)
+        if (ss->dirty_mask | ss->lazy_mask)
+            bytes += reclaim_slabs_locked(ss, ss->dirty_mask | ss->lazy_mask, 1);
     return bytes;
+}
+
+/* Over DIRTY_MAX: the oldest dirty slabs become lazy until DIRTY_MAX / 2 are left dirty (the
+ * young ones are those a churning program takes again next). The walk sees at most
+ * DIRTY_MAX + 1 slabs. */
+static void lazy_oldest_dirty_locked(void) {
+    uint64_t ages[DIRTY_MAX + 1];
+    size_t n = 0;
+    for (hak_superslab *ss = avail; ss && n <= DIRTY_MAX; ss = ss->next)
+        for (uint32_t m = ss->dirty_mask; m && n <= DIRTY_MAX; m &= m - 1)
+            ages[n++] = ss->dirty_ms[__builtin_ctz(m)];
+    if (n <= DIRTY_MAX / 2)
+        return;
+    /* The time of the (n - DIRTY_MAX / 2)-th oldest: an insertion sort of 65 values. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && ages[j - 1] > ages[j]; j--) {
+            uint64_t t = ages[j];
+            ages[j] = ages[j - 1];
+            ages[j - 1] = t;
+        }
+    uint64_t cutoff = ages[n - DIRTY_MAX / 2 - 1];
+    for (hak_superslab *ss = avail; ss && ss_dirty > DIRTY_MAX / 2; ss = ss->next) {
+        uint32_t old = 0;
+        for (uint32_t m = ss->dirty_mask; m; m &= m - 1) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (ss->dirty_ms[i] <= cutoff)
+                old |= 1u << i;
+        }
+        if (old)
+            reclaim_slabs_locked(ss, old, 0);
+    }
 }
 
 /* An empty SuperSlab out of the provider's books, given back to the OS with no lock held. */
@@ -222,9 +270,11 @@ static void superslab_give_back(hak_superslab *ss) {
 static size_t take_empty_locked(hak_superslab *ss) {
     avail_remove(ss);
     size_t dirty = (size_t)__builtin_popcount(ss->dirty_mask);
+    size_t lazy = (size_t)__builtin_popcount(ss->lazy_mask);
     ss_dirty -= dirty;
+    ss_lazy -= lazy;
     ss_empty--;
-    return dirty << HAK_SLAB_SHIFT;
+    return (dirty + lazy) << HAK_SLAB_SHIFT;
 }
 
 void hak_superslab_release(hak_slab *s) {
@@ -256,7 +306,7 @@ void hak_superslab_release(hak_slab *s) {
         }
     }
     if (ss_dirty > DIRTY_MAX)
-        capped += purge_dirty_locked();
+        lazy_oldest_dirty_locked();
     show_gauges_locked();
     hak_lock_release(&ss_lock);
     hak_purge_count(HAK_PURGE_TIME, aged);
@@ -266,8 +316,8 @@ void hak_superslab_release(hak_slab *s) {
 }
 
 /* The purge hook (core/purge.h). The clock: aged dirty slabs, and empty SuperSlabs unused
- * for tiny.unmap_delay_ms. The budget: every dirty slab (at most DIRTY_MAX). All: every
- * dirty slab and every empty SuperSlab, and the region's unused end is unmapped (its
+ * for tiny.unmap_delay_ms. The budget: every dirty and lazy slab. All: every dirty and
+ * lazy slab and every empty SuperSlab, and the region's unused end is unmapped (its
  * address space counts under RLIMIT_AS). */
 size_t hak_superslab_purge(hak_purge_req *req) {
     enum { BATCH = 16 };
