@@ -34,8 +34,8 @@
       "action: give every cached large mapping (BigCache, batch) back to the OS now")         \
     X(LARGE_HUGEPAGES, "large.hugepages", BOOL, "1", NULL, 0, 1, 1, "HAKMEM_LARGE_HUGEPAGES",  \
       NULL,                                                                                   \
-      "mmap backend: a new mapping of 2 MiB or more is 2 MiB-aligned and asks for "          \
-      "transparent huge pages (MADV_HUGEPAGE)")                                               \
+      "mmap backend: a new mapping of 2 MiB or more asks for transparent huge pages "        \
+      "(MADV_HUGEPAGE); one of up to 4 MiB is 2 MiB-aligned as well")                        \
     X(LARGE_PURGE_MS, "large.purge_delay_ms", INT, "1000", NULL, -1, 3600000, 1,               \
       "HAKMEM_LARGE_PURGE_DELAY_MS", NULL,                                                    \
       "a freed large range (BigCache, batch) unused this long gives its pages back; -1: never")\

@@ -58,12 +58,13 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
  * Larger blocks are streamed through once per use, and colouring them spreads the stream
  * over the whole cache.
  *
- * Huge pages (large.hugepages): a new mapping of 2 MiB or more is 2 MiB-aligned and advised
- * MADV_HUGEPAGE, so that its first touch costs one fault per 2 MiB instead of 512 and the
- * block one TLB entry per 2 MiB. The costs: a block touched sparsely holds a whole 2 MiB
- * page for each 2 MiB region it touches; the advice stays with the range when it is
- * reused, split or grown. docs/ARCHITECTURE.md ("Large blocks") has the measurements.
- * Under THP "never" only the alignment changes, under "always" the advice adds nothing. */
+ * Huge pages (large.hugepages): a new mapping of 2 MiB or more is advised MADV_HUGEPAGE, so
+ * that its first touch costs one fault per 2 MiB instead of 512 and the block one TLB entry
+ * per 2 MiB (2-4 MiB ones are also 2 MiB-aligned, below). The costs: a block touched
+ * sparsely holds a whole 2 MiB page for each 2 MiB region it touches; the advice stays with
+ * the range when it is reused, split or grown. docs/ARCHITECTURE.md ("Large blocks") has
+ * the measurements. Under THP "never" the advice does nothing, under "always" it adds
+ * nothing. */
 #define COLOURS   16
 #define HOT_MAX   ((size_t)4 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -94,7 +95,11 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
     if (fresh) {
         size_t align = alignment > page ? alignment : page;
         int huge = total >= HUGE_PAGE && hak_option(HAK_OPT_LARGE_HUGEPAGES);
-        if (huge && align < HUGE_PAGE)
+        /* Aligned only for blocks up to HOT_MAX, which could hold no whole huge page
+         * otherwise. A larger mapping goes where the kernel puts it, right below the one
+         * before: its aligned interior is huge pages all the same, and freed neighbours
+         * meet in the batch and merge (over-mapping to align left a gap after each). */
+        if (huge && align < HUGE_PAGE && size <= HOT_MAX)
             align = HUGE_PAGE;
         base = hak_os_map_placed(total, align);
         if (!base)
