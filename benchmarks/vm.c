@@ -12,7 +12,10 @@
  *      (or one per huge page), a reused range takes none.
  * Sizes: --mode random draws each size uniformly in [1 MiB, 32 MiB] (bytes, not pages)
  * from a seeded PRNG, the same sequence for every allocator; --mode fixed2m asks for 2 MiB
- * every time.
+ * every time. --mode fullwrite is a program that keeps up to 20 blocks of 5-25 MiB and
+ * replaces a random one each cycle, writing the new block in full (memset, as a C++
+ * value-initialised buffer is), so it measures what a block costs to write, not only to
+ * touch: step 1 frees a slot the PRNG picks, and step 3 writes every byte first.
  *
  * The ring is filled and `warmup` cycles run before the measured part, so start-up costs
  * and the first mappings are left out. The measured cycles are timed with
@@ -49,7 +52,9 @@
 #define MIB ((size_t)1 << 20)
 #define TOUCH_STEP ((size_t)4096) /* one byte per 4 KiB page, whatever the system page */
 
-enum vm_mode { MODE_RANDOM, MODE_FIXED2M };
+enum vm_mode { MODE_RANDOM, MODE_FIXED2M, MODE_FULLWRITE };
+
+static const char *const mode_names[] = {"random", "fixed2m", "fullwrite"};
 
 typedef struct vm_config {
     enum vm_mode mode;
@@ -119,6 +124,8 @@ static void touch_block(slot *s) {
     size_t size = s->size;
     uint8_t tag = s->tag;
     uint64_t nonzero = 0;
+    if (g_cfg.mode == MODE_FULLWRITE && !g_cfg.use_calloc)
+        memset(p, tag, size); /* every byte, then the page marks below over it */
     for (size_t i = 0; i < size; i += TOUCH_STEP) {
         p[i] = page_byte(tag, i);
         /* calloc: the byte after the written one must still be zero (read after the write,
@@ -177,8 +184,11 @@ static void drop_block(slot *s) {
     s->p = NULL;
 }
 
-/* One cycle on the ring: the oldest block goes, a new one takes its slot. */
+/* One cycle on the ring: the oldest block goes (fullwrite: a random one), a new one takes
+ * its slot. */
 static inline void cycle(slot *ring, uint64_t *next) {
+    if (g_cfg.mode == MODE_FULLWRITE)
+        *next = (uint64_t)(((unsigned __int128)rng_next() * g_cfg.live) >> 64);
     slot *s = &ring[*next];
     drop_block(s);
     new_block(s);
@@ -189,12 +199,15 @@ static inline void cycle(slot *ring, uint64_t *next) {
 /* ---- command line ---------------------------------------------------------------------- */
 
 static void usage(FILE *out) {
-    fputs("usage: vm [--mode random|fixed2m] [--live K] [--cycles N] [--warmup W] [--seed S]\n"
-          "          [--chunk C] [--min BYTES] [--max BYTES] [--calloc]\n"
+    fputs("usage: vm [--mode random|fixed2m|fullwrite] [--live K] [--cycles N] [--warmup W]\n"
+          "          [--seed S] [--chunk C] [--min BYTES] [--max BYTES] [--calloc]\n"
           "  --mode    random: sizes uniform in [--min, --max] (default 1M-32M);\n"
-          "            fixed2m: every block 2 MiB (default random)\n"
-          "  --live    blocks alive at once, a ring: each cycle frees the oldest (default 4)\n"
-          "  --cycles  measured cycles (default 256 random, 16384 fixed2m)\n"
+          "            fixed2m: every block 2 MiB;\n"
+          "            fullwrite: sizes uniform in [--min, --max] (default 5M-25M), a random\n"
+          "            block replaced each cycle and written in full (default random)\n"
+          "  --live    blocks alive at once, a ring: each cycle frees the oldest (default 4;\n"
+          "            fullwrite 20)\n"
+          "  --cycles  measured cycles (default 256 random, 16384 fixed2m, 2000 fullwrite)\n"
           "  --warmup  untimed cycles after the ring is filled (default 2*live)\n"
           "  --chunk   cycles per timed chunk, for ns_per_cycle_chunk_median (default\n"
           "            cycles/32, at least 1); ns_per_cycle is total time / cycles\n"
@@ -241,7 +254,7 @@ static void parse_args(int argc, char **argv) {
         {NULL, 0, NULL, 0}};
     g_cfg = (vm_config){.mode = MODE_RANDOM, .live = 4, .seed = 1,
                         .min_size = MIB, .max_size = 32 * MIB};
-    int have_cycles = 0, have_warmup = 0, opt;
+    int have_cycles = 0, have_warmup = 0, have_live = 0, have_bounds = 0, opt;
     uint64_t v;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -250,12 +263,15 @@ static void parse_args(int argc, char **argv) {
                 g_cfg.mode = MODE_RANDOM;
             else if (strcmp(optarg, "fixed2m") == 0)
                 g_cfg.mode = MODE_FIXED2M;
+            else if (strcmp(optarg, "fullwrite") == 0)
+                g_cfg.mode = MODE_FULLWRITE;
             else
                 bad_value("mode", optarg);
             break;
         case 'l':
             if (parse_u64(optarg, &v, 1, 1u << 20)) bad_value("live", optarg);
             g_cfg.live = (size_t)v;
+            have_live = 1;
             break;
         case 'n':
             if (parse_u64(optarg, &g_cfg.cycles, 1, UINT64_MAX / 2)) bad_value("cycles", optarg);
@@ -274,10 +290,12 @@ static void parse_args(int argc, char **argv) {
         case 'a':
             if (parse_u64(optarg, &v, 1, (uint64_t)1 << 40)) bad_value("min", optarg);
             g_cfg.min_size = (size_t)v;
+            have_bounds = 1;
             break;
         case 'b':
             if (parse_u64(optarg, &v, 1, (uint64_t)1 << 40)) bad_value("max", optarg);
             g_cfg.max_size = (size_t)v;
+            have_bounds = 1;
             break;
         case 'z':
             g_cfg.use_calloc = 1;
@@ -295,12 +313,20 @@ static void parse_args(int argc, char **argv) {
         usage(stderr);
         exit(1);
     }
+    if (g_cfg.mode == MODE_FULLWRITE) {
+        if (!have_live)
+            g_cfg.live = 20;
+        if (!have_bounds) {
+            g_cfg.min_size = 5 * MIB;
+            g_cfg.max_size = 25 * MIB;
+        }
+    }
     if (g_cfg.min_size > g_cfg.max_size) {
         fprintf(stderr, "vm: --min (%zu) > --max (%zu)\n", g_cfg.min_size, g_cfg.max_size);
         exit(1);
     }
     if (!have_cycles)
-        g_cfg.cycles = g_cfg.mode == MODE_FIXED2M ? 16384 : 256;
+        g_cfg.cycles = g_cfg.mode == MODE_FIXED2M ? 16384 : g_cfg.mode == MODE_FULLWRITE ? 2000 : 256;
     if (!have_warmup)
         g_cfg.warmup = 2 * (uint64_t)g_cfg.live;
     if (g_cfg.chunk == 0)
@@ -374,7 +400,7 @@ int main(int argc, char **argv) {
     printf("vm: mode=%s live=%zu cycles=%" PRIu64 " ns_per_cycle=%.0f minflt=%ld majflt=%ld"
            " maxrss_kb=%ld ns_per_cycle_chunk_median=%.0f chunks=%" PRIu64 " chunk_cycles=%" PRIu64
            " warmup=%" PRIu64 " seed=%" PRIu64 " calloc=%d mib_per_cycle=%.2f elapsed=%.3f\n",
-           g_cfg.mode == MODE_FIXED2M ? "fixed2m" : "random", g_cfg.live, g_cfg.cycles,
+           mode_names[g_cfg.mode], g_cfg.live, g_cfg.cycles,
            (double)total_ns / (double)g_cfg.cycles, ru1.ru_minflt - ru0.ru_minflt,
            ru1.ru_majflt - ru0.ru_majflt, ru1.ru_maxrss, median, nchunks, g_cfg.chunk, g_cfg.warmup,
            g_cfg.seed, g_cfg.use_calloc, (double)measured_bytes / (double)g_cfg.cycles / MIB,
