@@ -2,12 +2,14 @@
 # report.sh: the whole comparison in one run, written to docs/BENCHMARKS.md with charts.
 #   1. larson (larson.sh), profiles tiny, default and mid: hakmem, the system allocator,
 #      mimalloc, jemalloc and tcmalloc, interleaved runs;
-#   2. the VM scenario (vm.sh), modes random and fixed2m: the same allocators, hakmem with
+#   2. the VM scenario (vm.sh), modes random, fixed2m and fullwrite: the same allocators, hakmem with
 #      each large policy, interleaved runs, page faults and system calls;
 #   3. the micro benchmarks (bench_micro, Google Benchmark): hak_* against glibc's allocator
 #      in one binary; every benchmark runs alone in its own process (so that its peak RSS is
 #      its own), hakmem and system back to back, several rounds;
-#   4. instructions per malloc/free under callgrind (callgrind.sh), every allocator.
+#   4. instructions per malloc/free under callgrind (callgrind.sh), every allocator;
+#   5. the mixed stress (mixed.sh): what each allocator holds after a multi-thread program
+#      frees everything, right away and after an idle moment.
 # It builds what it needs (unless --no-build), keeps every raw result (TSV, JSON-derived TSV,
 # logs) under benchmarks/results/report-<date>/, and writes the page and the PNG charts
 # (gnuplot, Debian gnuplot-nox; installed when missing and we are root).
@@ -32,7 +34,7 @@ usage: report.sh [options]
                   configured (Release) when it has no CMakeCache.txt
   --no-build      use the binaries in --build as they are
   --no-install    never apt-get anything (missing allocators are skipped, charts too)
-  --parts LIST    comma list from: larson,vm,micro,callgrind (default: all four)
+  --parts LIST    comma list from: larson,vm,micro,callgrind,mixed (default: all five)
   --doc FILE      the page to write (default docs/BENCHMARKS.md; charts go to img/ next to it)
   --from DIR      run nothing: write the page again from the raw results of an earlier run
                   (a benchmarks/results/report-<date>/ folder)
@@ -44,7 +46,7 @@ note() { echo "report.sh: $*" >&2; }
 # shellcheck source=benchmarks/common.sh
 . "$here/common.sh"
 
-quick=0 build=${BUILD_DIR:-$root/build} do_build=1 install=1 parts="larson,vm,micro,callgrind"
+quick=0 build=${BUILD_DIR:-$root/build} do_build=1 install=1 parts="larson,vm,micro,callgrind,mixed"
 doc=$root/docs/BENCHMARKS.md from=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -65,7 +67,7 @@ while [ $# -gt 0 ]; do
 done
 parts=" ${parts//,/ } "
 for p in $parts; do
-    case "$p" in larson|vm|micro|callgrind) ;; *) die_usage "unknown part '$p'" ;; esac
+    case "$p" in larson|vm|micro|callgrind|mixed) ;; *) die_usage "unknown part '$p'" ;; esac
 done
 has_part() { case "$parts" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 run_part() { [ -z "$from" ] && has_part "$1"; } # run it now (not with --from)
@@ -78,9 +80,11 @@ run_part() { [ -z "$from" ] && has_part "$1"; } # run it now (not with --from)
 # micro 5 rounds x 44 processes of 0.5 s minimum time (~3 min). --quick: about 2-3 minutes.
 if [ "$quick" = 1 ]; then
     larson_runs=3 larson_seconds=1 vm_args=(--quick) vm_desc="3 runs, the quick cycle counts"
+    mixed_args=(--quick) mixed_desc="3 runs of 2 s"
     micro_runs=3 micro_min_time=0.05 mode_name="--quick"
 else
     larson_runs=9 larson_seconds=2 vm_args=(--runs 10) vm_desc="10 runs, the default cycle counts"
+    mixed_args=(--runs 5 --seconds 5) mixed_desc="5 runs of 5 s"
     micro_runs=5 micro_min_time=0.5 mode_name="full"
 fi
 larson_profiles="tiny,default,mid"
@@ -130,9 +134,9 @@ if [ "$do_build" = 1 ]; then
         cmake -B "$build" -S "$root" -DCMAKE_BUILD_TYPE=Release >"$results/build.log" 2>&1 ||
             { note "cmake configure failed; see $results/build.log"; exit 1; }
     fi
-    note "building hakmem, bench_larson, bench_vm, bench_micro in $(rel "$build")"
-    record cmake --build "$(rel "$build")" -j"$(nproc)" --target hakmem bench_larson bench_vm bench_micro
-    cmake --build "$build" -j"$(nproc)" --target hakmem bench_larson bench_vm bench_micro \
+    note "building hakmem, bench_larson, bench_vm, bench_micro, bench_mixed in $(rel "$build")"
+    record cmake --build "$(rel "$build")" -j"$(nproc)" --target hakmem bench_larson bench_vm bench_micro bench_mixed
+    cmake --build "$build" -j"$(nproc)" --target hakmem bench_larson bench_vm bench_micro bench_mixed \
         >>"$results/build.log" 2>&1 || { note "build failed; see $results/build.log"; exit 1; }
 fi
 build=$(abspath "$build")
@@ -140,7 +144,8 @@ hakmem_so=$build/libhakmem.so
 larson_bin=$build/benchmarks/bench_larson
 vm_bin=$build/benchmarks/bench_vm
 micro_bin=$build/benchmarks/micro/bench_micro
-for f in "$hakmem_so" "$larson_bin" "$vm_bin" "$micro_bin"; do
+mixed_bin=$build/benchmarks/bench_mixed
+for f in "$hakmem_so" "$larson_bin" "$vm_bin" "$micro_bin" "$mixed_bin"; do
     [ -n "$from" ] || [ -e "$f" ] || { note "missing $f (build it, or drop --no-build)"; exit 1; }
 done
 build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/null)
@@ -189,7 +194,7 @@ fi
 # ---- 2. the VM scenario ----------------------------------------------------------------
 vm_tsv=$results/vm.tsv
 if run_part vm; then
-    note "vm: modes random and fixed2m, $vm_desc"
+    note "vm: modes random, fixed2m and fullwrite, $vm_desc"
     cmd=(env HAKMEM_SO="$(rel "$hakmem_so")" benchmarks/vm.sh "${vm_args[@]}"
          --bin "$(rel "$vm_bin")" --out "$(rel "$vm_tsv")")
     [ "$install" = 0 ] && cmd+=(--no-install)
@@ -307,6 +312,18 @@ if run_part callgrind; then
     fi
 fi
 
+# ---- 5. the mixed stress ---------------------------------------------------------------
+mixed_txt=$results/mixed.txt
+if run_part mixed; then
+    note "mixed: memory held after a multi-thread stress frees everything, $mixed_desc"
+    cmd=(env HAKMEM_SO="$(rel "$hakmem_so")" benchmarks/mixed.sh "${mixed_args[@]}"
+         --bin "$(rel "$mixed_bin")" --out "$(rel "$results/mixed.tsv")")
+    [ "$install" = 0 ] && cmd+=(--no-install)
+    record "${cmd[@]}"
+    "${cmd[@]}" >"$mixed_txt" 2> >(tee "$results/mixed.log" >&2) || failures=$((failures + 1))
+    wait
+fi
+
 t_end=$(date +%s)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 secs=$((t_end - t_start))
@@ -314,7 +331,7 @@ if [ "$secs" -lt 120 ]; then elapsed="$secs s"; else elapsed="$(( (secs + 30) / 
 
 # What the page says besides the results, kept with them so that --from can write it again.
 meta_vars="started elapsed load_start load_end commands quick mode_name parts larson_runs
-    larson_seconds larson_profiles vm_desc micro_runs micro_min_time failures micro_failed
+    larson_seconds larson_profiles vm_desc mixed_desc micro_runs micro_min_time failures micro_failed
     callgrind_failed
     cpu_model os_name debian_version kernel ncpu mem_total cc_version libc_version git_rev
     build_type"
@@ -571,6 +588,7 @@ if has_part vm && [ -s "$vm_tsv" ]; then
             case "$md" in
                 random)  t="random: blocks of 1-32 MiB" ;;
                 fixed2m) t="fixed2m: blocks of 2 MiB" ;;
+                fullwrite) t="fullwrite: 20 blocks of 5-25 MiB written in full" ;;
                 *)       t=$md ;;
             esac
             titles="$titles t$q='$t';"
@@ -705,7 +723,7 @@ if has_part callgrind && [ -s "$callgrind_txt" ]; then
 fi
 
 # ---- failures seen by the runners --------------------------------------------------------
-fail_lines=$(cat "$results"/larson.log "$results"/vm.log 2>/dev/null | grep -E '^(larson|vm)\.sh: FAILED' | head -n 20)
+fail_lines=$(cat "$results"/larson.log "$results"/vm.log "$results"/mixed.log 2>/dev/null | grep -E '^(larson|vm|mixed)\.sh: FAILED' | head -n 20)
 
 # ---- the page --------------------------------------------------------------------------
 chart() { # FILE: the markdown image line when that chart was made
@@ -789,7 +807,9 @@ page=$tmpdir/page.md
         echo
         echo "\`benchmarks/vm.c\`: a ring of 4 live blocks; each cycle frees the oldest block, allocates"
         echo "a new one and writes one byte in each of its 4 KiB pages (random: sizes 1-32 MiB from a"
-        echo "seeded PRNG; fixed2m: 2 MiB). Time per cycle (lower is better); ratios are time ratios"
+        echo "seeded PRNG; fixed2m: 2 MiB). fullwrite: 20 live blocks of 5-25 MiB, each cycle replaces"
+        echo "a random one and writes the new block in full (memset), as a program filling a buffer"
+        echo "does. Time per cycle (lower is better); ratios are time ratios"
         echo "(below 1.00x: faster); \"vs best other\" compares with the fastest allocator of another"
         echo "family (hakmem's three variants are not compared with each other there). hakmem runs"
         echo "with its default large policy and with \`HAKMEM_LARGE_POLICY=malloc\` / \`=mmap\`."
@@ -833,6 +853,21 @@ page=$tmpdir/page.md
         echo "unlike the timings above they do not depend on the machine's load."
         echo
         echo "$callgrind_md"
+        echo
+    fi
+    if has_part mixed && [ -s "$mixed_txt" ]; then
+        echo "## Memory after a program frees everything (mixed stress)"
+        echo
+        echo "\`benchmarks/mixed.c\`: 8 threads replace random blocks of a table of 2000 each, sizes"
+        echo "1 B - 8 MiB (90% up to 1 KiB, 9% up to 64 KiB, 1% up to 8 MiB), one in 16 aligned, one in"
+        echo "16 grown by realloc, one in 8 freed by another thread; then every block is freed. RSS is"
+        echo "VmRSS (what a user reads; pages given back with MADV_FREE still count): at the peak,"
+        echo "right after the last free, and after 2 s of idling and one malloc/free pair of 256 KiB"
+        echo "(an allocator that gives memory back on a clock, without a thread of its own, does it"
+        echo "there). Operations differ by allocator: each ran for the same time. $mixed_desc, the"
+        echo "allocators in turn; medians."
+        echo
+        grep '^|' "$mixed_txt"
         echo
     fi
     if [ -n "$fail_lines" ] || [ "$failures" -gt 0 ]; then

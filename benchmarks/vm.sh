@@ -30,8 +30,9 @@ root=$(cd "$here/.." && pwd)
 modes_table="
 random     256    64     0.1     block sizes uniform in 1-32 MiB
 fixed2m    16384  4096   0.002   every block 2 MiB
+fullwrite  300    100    0.2     20 blocks of 5-25 MiB, a random one replaced and written in full
 "
-all_modes="random fixed2m"
+all_modes="random fixed2m fullwrite"
 all_allocators="hakmem hakmem-malloc hakmem-mmap system mimalloc jemalloc tcmalloc"
 # Counters shown for hakmem (HAKMEM_STATS=1 pass); the first four are the headline ones.
 stat_names="bigcache_hit bigcache_miss batch_add batch_flush bigcache_evict batch_reuse os_mmap os_munmap os_madvise_free"
@@ -43,7 +44,7 @@ usage: vm.sh [options]
   --mode NAME        one of: $all_modes, a comma list, or all (default: all)
   --runs N           runs per allocator, interleaved round-robin (default 10)
   --cycles N         measured cycles per run, every mode (default: the mode's, below)
-  --live K           blocks alive at once (default 4)
+  --live K           blocks alive at once (default 4; fullwrite 20)
   --seed S           PRNG seed of the sizes (default 1; the same for every allocator)
   --calloc           allocate with calloc instead of malloc
   --quick            3 runs with fewer cycles (explicit --runs/--cycles still win)
@@ -63,7 +64,7 @@ EOF
 die_usage() { echo "vm.sh: $*" >&2; usage >&2; exit 2; }
 note() { echo "vm.sh: $*" >&2; }
 
-mode_arg=all runs="" cycles="" live=4 seed=1 use_calloc=0 quick=0 allocators_arg=""
+mode_arg=all runs="" cycles="" live="" seed=1 use_calloc=0 quick=0 allocators_arg=""
 bin="${VM_BIN:-}" out="" install=1 do_strace=1 do_stats=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -102,7 +103,7 @@ done
 . "$here/common.sh"
 
 is_uint "$runs" || die_usage "--runs must be a positive integer"
-is_uint "$live" || die_usage "--live must be a positive integer"
+[ -z "$live" ] || is_uint "$live" || die_usage "--live must be a positive integer"
 [ -z "$cycles" ] || is_uint "$cycles" || die_usage "--cycles must be a positive integer"
 case "$seed" in ''|*[!0-9]*) die_usage "--seed must be a non-negative integer" ;; esac
 
@@ -121,8 +122,14 @@ cycles_of() {
 }
 # Generous: a run that takes this long hangs (an allocator that faults every page of a
 # 32 MiB block takes ~15 ms a cycle here; the factor leaves room for a loaded machine).
+live_of() { # MODE: --live, else the mode's own (vm.c: 20 for fullwrite, 4 for the others)
+    if [ -n "$live" ]; then echo "$live"
+    elif [ "$1" = fullwrite ]; then echo 20
+    else echo 4
+    fi
+}
 timeout_of() { # MODE SCALE
-    awk -v c="$(cycles_of "$1")" -v s="$(mode_field "$1" 4)" -v k="$2" -v l="$live" \
+    awk -v c="$(cycles_of "$1")" -v s="$(mode_field "$1" 4)" -v k="$2" -v l="$(live_of "$1")" \
         'BEGIN { print int(60 + k * (c + 2 * l) * s * (l > 4 ? l / 4 : 1)) }'
 }
 
@@ -180,7 +187,7 @@ command -v timeout >/dev/null 2>&1 && have_timeout=1
 # runs hakmem's default policy. In the strace pass the caller puts strace in front of the
 # binary and moves the variables to strace -E.
 vm_args() { # MODE
-    local v=(--mode "$1" --live "$live" --cycles "$(cycles_of "$1")" --seed "$seed")
+    local v=(--mode "$1" --live "$(live_of "$1")" --cycles "$(cycles_of "$1")" --seed "$seed")
     [ "$use_calloc" = 1 ] && v+=(--calloc)
     printf '%s\n' "${v[@]}"
 }
@@ -305,7 +312,7 @@ human_ns() { awk -v v="$1" 'BEGIN {
 failures=0
 n=${#allocators[@]}
 note "binary $bin; allocators: ${allocators[*]}; modes: $modes"
-note "$runs runs, live $live, seed $seed$([ "$use_calloc" = 1 ] && echo ", calloc"); results: $out"
+note "$runs runs, live ${live:-per mode}, seed $seed$([ "$use_calloc" = 1 ] && echo ", calloc"); results: $out"
 for m in $modes; do
     note "mode $m: $(cycles_of "$m") cycles per run"
     for ((r = 1; r <= runs; r++)); do
@@ -351,7 +358,7 @@ for m in $modes; do
 done
 
 # ---- tables ----------------------------------------------------------------------------
-echo "vm: $(uname -m), $(nproc 2>/dev/null || echo '?') CPUs, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null); $runs runs, live $live, seed $seed$([ "$use_calloc" = 1 ] && echo ", calloc")"
+echo "vm: $(uname -m), $(nproc 2>/dev/null || echo '?') CPUs, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null); $runs runs, live ${live:-4, fullwrite 20}, seed $seed$([ "$use_calloc" = 1 ] && echo ", calloc")"
 echo "(a shared machine: absolute numbers are noisy, compare ratios within one run)"
 for m in $modes; do
     echo
