@@ -40,14 +40,14 @@ HAK_NOINLINE void *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t
         errno = ENOMEM;
         return NULL;
     }
-    /* The purge clock: every large request looks at it (tiny refills do now and then). No
-     * lock is held here. */
-    if (size > HAK_SMALL_MAX)
-        hak_purge_tick();
     void *p = alloc_routed(size, alignment, site, zero);
     /* The OS refused memory: what the caches hold goes back, then one more try. */
     if (hak_unlikely(!p) && hak_purge_pressure())
         p = alloc_routed(size, alignment, site, zero);
+    /* The purge clock: every large request looks at it (tiny refills do now and then), once
+     * the block is counted live, so the budget's peak sees it. No lock is held here. */
+    if (size > HAK_SMALL_MAX)
+        hak_purge_tick();
     return p;
 }
 

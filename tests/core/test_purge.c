@@ -203,3 +203,27 @@ HAK_TEST(Purge, TrimFlushesTheCallingThreadsCache) {
     HAK_EXPECT(released != NULL);
     finish();
 }
+
+/* The budget is relative to the recent peak of live bytes, which must include the block
+ * a loop frees and allocates again: with a floor below one block, 20 rounds of one 16 MiB
+ * block at one site reuse its mapping every time and give nothing back to the budget. */
+__attribute__((noinline)) static void *alloc_16m(void) {
+    void *p = hak_malloc(16 * MiB);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+HAK_TEST(Purge, ALoopOfOneBlockKeepsItsBlock) {
+    start("1000", "50");
+    set("core.retain_min", "1M");
+    uint64_t capped = hak_ctr("purge_cap_bytes"), hits = hak_ctr("bigcache_hit");
+    for (int i = 0; i < 20; i++) {
+        unsigned char *p = alloc_16m();
+        HAK_ASSERT(p != NULL);
+        p[0] = p[16 * MiB - 1] = (unsigned char)i;
+        hak_free(p);
+    }
+    HAK_EXPECT_EQ(hak_ctr("purge_cap_bytes"), capped);
+    HAK_EXPECT(hak_ctr("bigcache_hit") >= hits + 19);
+    finish();
+}
