@@ -580,6 +580,32 @@ size_t hak_batch_take_at(void *addr, size_t size) {
     return taken;
 }
 
+void *hak_batch_take_largest(size_t *got, uint64_t *since) {
+    *got = 0;
+    if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) == 0)
+        return NULL;
+    hak_lock_acquire(&batch_lock);
+    uint32_t best = 0;
+    /* Pending first (resident pages are what is worth extending), else reclaimed. */
+    for (int which = BIN_PENDING; which <= BIN_RECLAIMED && !best; which++) {
+        for (int b = NBINS - 1; b >= 0 && !best; b--)
+            for (uint32_t i = bins[which][b]; i; i = slots[i].bin_next)
+                if (!best || slots[i].len > slots[best].len)
+                    best = i; /* bins are ordered: the highest non-empty holds the largest */
+    }
+    char *base = NULL;
+    if (best) {
+        base = slots[best].base;
+        *got = slots[best].len;
+        *since = slots[best].since;
+        forget(best);
+    }
+    hak_lock_release(&batch_lock);
+    if (base)
+        HAK_COUNT(batch_reuse);
+    return base;
+}
+
 size_t hak_batch_flush(void) {
     return flush_pending(HAK_PURGE_REQUEST);
 }

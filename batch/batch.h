@@ -30,8 +30,16 @@ void  *hak_batch_take(size_t size, size_t *got);
  * exactly at addr, splitting off its tail when 256 KiB or more would be left. Returns the
  * bytes taken (the whole range when the tail would be small), or 0. */
 size_t hak_batch_take_at(void *addr, size_t size);
+/* The largest kept range, pending ones first (their pages are resident), whatever its
+ * size, and the time it was freed; NULL when nothing is kept. For a caller that extends it
+ * in place when nothing kept is large enough (and gives it back with hak_batch_add_since
+ * when it cannot). */
+void  *hak_batch_take_largest(size_t *got, uint64_t *since);
 /* Reclaims every pending range now; returns the bytes handed back to the OS. */
 size_t hak_batch_flush(void);
+/* Unmaps every kept range except those another thread is reclaiming at this moment;
+ * returns the bytes unmapped (large.flush). */
+size_t hak_batch_release_all(void);
 /* Bytes currently kept (pending + reclaimed), and pending only. */
 size_t hak_batch_kept_bytes(void);
 size_t hak_batch_pending_bytes(void);

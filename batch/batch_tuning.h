@@ -1,7 +1,6 @@
-/* Batch room: hooks for tests and trimming.
+/* Batch room: hooks for tests.
  *
- * Not part of the interface other rooms use (batch/batch.h is): tests and a future trim
- * entry point (mallctl-style "purge everything") include it. */
+ * Not part of the interface other rooms use (batch/batch.h is): tests include it. */
 #ifndef HAKMEM_BATCH_BATCH_TUNING_H
 #define HAKMEM_BATCH_BATCH_TUNING_H
 
@@ -32,9 +31,6 @@ static inline void hak_batch_tune(const hak_batch_tuning *t) {
     hak_option_override(HAK_OPT_BATCH_DONTNEED, t ? t->dontneed : -1);
 }
 
-/* Unmaps every kept range except those another thread is reclaiming at this moment;
- * returns the bytes unmapped. */
-size_t hak_batch_release_all(void);
 /* Ranges currently tracked (pending, reclaimed and in flight). */
 size_t hak_batch_kept_ranges(void);
 

@@ -21,6 +21,7 @@
     X(large_alloc_mmap, 0, "large blocks served by the mmap backend")                        \
     X(large_free, 0, "large blocks freed")                                                   \
     X(large_realloc_inplace, 0, "large reallocs served without copying")                     \
+    X(large_extend, 0, "large blocks made from a kept range extended in place")              \
     X(policy_switch, 0, "policy selections through the registry")                            \
     X(bigcache_hit, 0, "BigCache hits")                                                      \
     X(bigcache_miss, 0, "BigCache misses")                                                   \

@@ -16,7 +16,6 @@
 
 #include "batch/batch.h"
 #include "bigcache/bigcache.h"
-#include "batch/batch_tuning.h"
 #include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
@@ -24,16 +23,49 @@
 #include "large/large.h"
 
 #define BIGCACHE_MIN ((size_t)1 << 20)
+#define HOT_MAX      ((size_t)4 << 20) /* blocks a program can keep hot (cache colour) */
+#define HUGE_PAGE    ((size_t)2 << 20)
 #define SHRINK_MIN   ((size_t)256 << 10) /* a shrink gives its tail back from this much */
+
+/* The largest kept range made large enough in place: a new mapping of the missing bytes
+ * right after it or right before it (where the kernel put the last mapping, the space below
+ * is usually free), so its resident pages serve the block where they are. Growing it with
+ * mremap would move them, and a moved page costs nearly what a new one does at its next
+ * touch (docs/ARCHITECTURE.md, "Large blocks"). NULL, the range kept, when both sides are
+ * taken. */
+static char *extend_largest(size_t total, int huge, size_t *got) {
+    size_t have = 0;
+    uint64_t since = 0;
+    char *r = hak_batch_take_largest(&have, &since);
+    if (!r)
+        return NULL;
+    if (have < total) {
+        size_t more = total - have;
+        char *at = NULL;
+        if (hak_os_map_at(r + have, more))
+            at = r + have;
+        else if ((uintptr_t)r > more && hak_os_map_at(r - more, more))
+            at = r - more;
+        if (at) {
+            if (huge)
+                hak_os_advise_huge(at, more);
+            HAK_COUNT(large_extend);
+            *got = total;
+            return at < r ? at : r;
+        }
+    }
+    if (hak_batch_add_since(r, have, since) != 0)
+        hak_os_unmap(r, have);
+    return NULL;
+}
 
 /* A cached or batched range of at least total bytes, or NULL; *flags says whether it is one
  * kernel mapping (HAK_LARGE_ONE_MAPPING). When neither cache has one, the oldest BigCache
  * entries go to the batch (where they merge with their neighbours) before a new mapping is
  * made: resident pages kept for a site that does not come back are better used than new
- * pages faulted in. A kept range too small is not grown with mremap: the pages it moves
- * cost as much to write again as new ones (docs/ARCHITECTURE.md, "Large blocks"), and the
- * range serves a later request as it is. */
-static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
+ * pages faulted in; then the largest kept range is extended in place if it can be. */
+static char *reuse(size_t total, uintptr_t site, int may_extend, int huge, size_t *got,
+                   uint64_t *flags) {
     char *base;
     *flags = HAK_LARGE_ONE_MAPPING;
     if (total >= BIGCACHE_MIN && (base = hak_bigcache_get(total, site, got)) != NULL)
@@ -44,7 +76,8 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
     if (hak_bigcache_bytes() > 0 && hak_bigcache_evict(2 * total) > 0 &&
         (base = hak_batch_take(total, got)) != NULL)
         return base;
-    return NULL;
+    /* Blocks up to HOT_MAX want a 2 MiB-aligned mapping of their own (below). */
+    return may_extend ? extend_largest(total, huge, got) : NULL;
 }
 
 /* Cache colour, for blocks up to HOT_MAX (the ones a program can keep hot: a few fit in the
@@ -66,8 +99,6 @@ static char *reuse(size_t total, uintptr_t site, size_t *got, uint64_t *flags) {
  * the measurements. Under THP "never" the advice does nothing, under "always" it adds
  * nothing. */
 #define COLOURS   16
-#define HOT_MAX   ((size_t)4 << 20)
-#define HUGE_PAGE ((size_t)2 << 20)
 
 static size_t coloured_offset(const char *base, size_t got, size_t size, size_t off) {
     /* Page bits alone would give every 2 MiB-aligned mapping colour 0 (huge-page mappings,
@@ -90,11 +121,12 @@ void *hak_large_mmap_alloc(size_t size, size_t alignment, uintptr_t site, int ze
     size_t total = HAK_ALIGN_UP(size + off, page);
     size_t got = total;
     uint64_t flags = HAK_LARGE_ONE_MAPPING;
-    char *base = alignment <= page ? reuse(total, site, &got, &flags) : NULL;
+    int huge = total >= HUGE_PAGE && hak_option(HAK_OPT_LARGE_HUGEPAGES);
+    char *base = alignment <= page ? reuse(total, site, size > HOT_MAX, huge, &got, &flags)
+                                   : NULL;
     int fresh = base == NULL;
     if (fresh) {
         size_t align = alignment > page ? alignment : page;
-        int huge = total >= HUGE_PAGE && hak_option(HAK_OPT_LARGE_HUGEPAGES);
         /* Aligned only for blocks up to HOT_MAX, which could hold no whole huge page
          * otherwise. A larger mapping goes where the kernel puts it, right below the one
          * before: its aligned interior is huge pages all the same, and freed neighbours

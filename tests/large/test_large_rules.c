@@ -488,6 +488,40 @@ HAK_TEST(LargeRules, ChangingSizesGoThroughTheBatch) {
     opt_restore(&pol);
 }
 
+/* A request larger than every kept range extends the largest one in place with a mapping
+ * of the missing bytes beside it: the kept pages serve the block where they are (only the
+ * new part faults), nothing is moved or copied. */
+HAK_TEST(LargeRules, LargerRequestExtendsTheLargestKeptRange) {
+    saved_opt pol, bc, huge, delay;
+    HAK_ASSERT_EQ(opt_set(&pol, "large.policy", "mmap"), 0);
+    HAK_EXPECT_EQ(opt_set(&bc, "bigcache.max_bytes", "0"), 0); /* straight to the batch */
+    HAK_EXPECT_EQ(opt_set(&huge, "large.hugepages", "0"), 0);  /* faults counted in pages */
+    HAK_EXPECT_EQ(opt_set(&delay, "large.purge_delay_ms", "-1"), 0);
+    HAK_EXPECT_EQ(hak_config_set("large.flush", "1"), 0);
+    unsigned char *a = hak_malloc(8 * MiB);
+    HAK_ASSERT(a != NULL);
+    touch_pages(a, 8 * MiB, 7);
+    hak_free(a); /* kept in the batch, resident */
+    uint64_t extends = hak_ctr("large_extend"), faults = hak_ctr("minflt");
+    unsigned char *b = hak_malloc(12 * MiB);
+    HAK_ASSERT(b != NULL);
+    HAK_EXPECT(hak_usable_size(b) >= 12 * MiB);
+    touch_pages(b, 12 * MiB, 9);
+    uint64_t df = hak_ctr("minflt") - faults;
+    hak_test_note("12 MiB after an 8 MiB block was freed: large_extend +%llu, %llu faults",
+                  (unsigned long long)(hak_ctr("large_extend") - extends),
+                  (unsigned long long)df);
+    HAK_EXPECT_EQ(hak_ctr("large_extend"), extends + 1);
+    /* The 4 MiB added fault (1024 pages); the 8 MiB kept do not. */
+    HAK_EXPECT(df < (6 * MiB) / page_size());
+    hak_free(b);
+    HAK_EXPECT_EQ(hak_config_set("large.flush", "1"), 0);
+    opt_restore(&delay);
+    opt_restore(&huge);
+    opt_restore(&bc);
+    opt_restore(&pol);
+}
+
 /* ---- f. cache colour ----------------------------------------------------------------- */
 
 /* Live 2 MiB blocks of the mmap backend start at different 64-byte-aligned offsets in
