@@ -554,7 +554,7 @@ if has_part vm && [ -s "$vm_tsv" ]; then
         }
     }' "$vm_tsv")
     # cycles per run of each mode, from the runner's table header ("mode random: ..., 64 cycles per run")
-    vm_cycles=$(awk '/^mode [a-z0-9]+: / { m = $2; sub(/:$/, "", m); for (i = 3; i <= NF; i++) if ($(i + 1) == "cycles") c = $i; printf "%s%s: %s cycles per run", (n++ ? "; " : ""), m, c }' \
+    vm_cycles=$(awk '/^mode [a-z0-9]+: / { m = $2; sub(/:$/, "", m); r = ""; for (i = 3; i <= NF; i++) { if ($(i + 1) == "cycles") c = $i; if ($(i + 1) == "runs") r = ", " $i " runs" } printf "%s%s: %s cycles per run%s", (n++ ? "; " : ""), m, c, r }' \
         "$results/vm.txt" 2>/dev/null)
     if [ "$have_gnuplot" = 1 ]; then
         for what in time faults; do

@@ -26,11 +26,13 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-# name     default-cycles  quick-cycles  seconds-per-cycle-for-the-timeout  description
+# name  default-cycles  quick-cycles  seconds-per-cycle-for-the-timeout  runs-at-most  description
+# (fullwrite: at most 5 runs, and vm.c's warm-up of 400 cycles first: an allocator that
+# faults every page of every block takes over a minute a run there)
 modes_table="
-random     256    64     0.1     block sizes uniform in 1-32 MiB
-fixed2m    16384  4096   0.002   every block 2 MiB
-fullwrite  300    100    0.2     20 blocks of 5-25 MiB, a random one replaced and written in full
+random     256    64     0.1     -    block sizes uniform in 1-32 MiB
+fixed2m    16384  4096   0.002   -    every block 2 MiB
+fullwrite  300    100    0.2     5    20 blocks of 5-25 MiB, a random one replaced and written in full
 "
 all_modes="random fixed2m fullwrite"
 all_allocators="hakmem hakmem-malloc hakmem-mmap system mimalloc jemalloc tcmalloc"
@@ -56,8 +58,9 @@ usage: vm.sh [options]
   --no-strace        skip the system-call counting pass
   --no-stats         skip the HAKMEM_STATS=1 pass
 modes (cycles per run, default and --quick):
-$(echo "$modes_table" | awk 'NF { d = $5; for (i = 6; i <= NF; i++) d = d " " $i
-                                 printf "  %-8s %s; %s cycles (quick %s)\n", $1, d, $2, $3 }')
+$(echo "$modes_table" | awk 'NF { d = $6; for (i = 7; i <= NF; i++) d = d " " $i
+                                 printf "  %-9s %s; %s cycles (quick %s)%s\n", $1, d, $2, $3,
+                                        $5 == "-" ? "" : ", at most " $5 " runs" }')
 EOF
 }
 
@@ -109,10 +112,16 @@ case "$seed" in ''|*[!0-9]*) die_usage "--seed must be a non-negative integer" ;
 
 # ---- modes -----------------------------------------------------------------------------
 modes=$(names_of "$modes_table" "$mode_arg" "$all_modes" mode) || exit 2
-mode_field() { # mode column(2=cycles 3=quick cycles 4=timeout s/cycle 5..=description)
+mode_field() { # mode column(2=cycles 3=quick cycles 4=timeout s/cycle 5=runs at most
+               #              6..=description)
     echo "$modes_table" | awk -v m="$1" -v c="$2" '$1 == m {
-        if (c < 5) { print $c; exit }
-        d = $5; for (i = 6; i <= NF; i++) d = d " " $i; print d }'
+        if (c < 6) { print $c; exit }
+        d = $6; for (i = 7; i <= NF; i++) d = d " " $i; print d }'
+}
+runs_of() { # MODE: --runs, or the mode's cap when that is lower
+    local cap
+    cap=$(mode_field "$1" 5)
+    if [ "$cap" != "-" ] && [ "$cap" -lt "$runs" ]; then echo "$cap"; else echo "$runs"; fi
 }
 cycles_of() {
     if [ -n "$cycles" ]; then echo "$cycles"
@@ -128,9 +137,11 @@ live_of() { # MODE: --live, else the mode's own (vm.c: 20 for fullwrite, 4 for t
     else echo 4
     fi
 }
-timeout_of() { # MODE SCALE
+timeout_of() { # MODE SCALE (the warm-up: vm.c's, 2 * live cycles, 400 for fullwrite)
+    local w=0
+    [ "$1" = fullwrite ] && w=400
     awk -v c="$(cycles_of "$1")" -v s="$(mode_field "$1" 4)" -v k="$2" -v l="$(live_of "$1")" \
-        'BEGIN { print int(60 + k * (c + 2 * l) * s * (l > 4 ? l / 4 : 1)) }'
+        -v w="$w" 'BEGIN { print int(60 + k * (c + 2 * l + w) * s * (l > 4 ? l / 4 : 1)) }'
 }
 
 # ---- allocators ------------------------------------------------------------------------
@@ -314,15 +325,16 @@ n=${#allocators[@]}
 note "binary $bin; allocators: ${allocators[*]}; modes: $modes"
 note "$runs runs, live ${live:-per mode}, seed $seed$([ "$use_calloc" = 1 ] && echo ", calloc"); results: $out"
 for m in $modes; do
-    note "mode $m: $(cycles_of "$m") cycles per run"
-    for ((r = 1; r <= runs; r++)); do
+    mruns=$(runs_of "$m")
+    note "mode $m: $(cycles_of "$m") cycles per run, $mruns runs"
+    for ((r = 1; r <= mruns; r++)); do
         for ((i = 0; i < n; i++)); do
             a=${allocators[$(((i + r - 1) % n))]}
             if res=$(run_one "$a" "$m"); then
                 read -r ns chunk_med minflt majflt rss <<<"$res"
                 printf 'time\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s%s%s\n' "$m" "$a" "$r" "$ns" "$chunk_med" \
                     "$minflt" "$majflt" "$rss" "$(nas "$n_sys")" "$(nas "$n_stat")" >> "$out"
-                note "[$m $r/$runs] $(printf '%-13s' "$a") $(human_ns "$ns")/cycle  minflt $minflt  peak RSS ${rss} KiB"
+                note "[$m $r/$mruns] $(printf '%-13s' "$a") $(human_ns "$ns")/cycle  minflt $minflt  peak RSS ${rss} KiB"
             else
                 failures=$((failures + 1))
                 printf 'time\t%s\t%s\t%d\tNA\tNA\tNA\tNA\tNA%s%s\n' "$m" "$a" "$r" \
@@ -362,7 +374,7 @@ echo "vm: $(uname -m), $(nproc 2>/dev/null || echo '?') CPUs, load $(cut -d' ' -
 echo "(a shared machine: absolute numbers are noisy, compare ratios within one run)"
 for m in $modes; do
     echo
-    echo "mode $m: $(mode_field "$m" 5), $(cycles_of "$m") cycles per run"
+    echo "mode $m: $(mode_field "$m" 6), $(cycles_of "$m") cycles per run, $(runs_of "$m") runs"
     awk -F '\t' -v mode="$m" -v order="${allocators[*]}" -v have_strace="$have_strace" \
         -v sysn="$sys_names" -v statn="$stat_names" "$awk_lib"'
     function family(x) { return x ~ /^hakmem/ ? "hakmem" : x }
