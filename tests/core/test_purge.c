@@ -227,3 +227,29 @@ HAK_TEST(Purge, ALoopOfOneBlockKeepsItsBlock) {
     HAK_EXPECT(hak_ctr("bigcache_hit") >= hits + 19);
     finish();
 }
+
+/* A fork child of a process with the background purge thread: the thread is gone in the
+ * child, which still allocates, frees, trims, and may start a thread of its own. */
+static int child_with_background(void) {
+    void *p = hak_malloc(8 * MiB);
+    if (!p)
+        return 1;
+    memset(p, 1, 8 * MiB);
+    hak_free(p);
+    if (hak_config_set("core.background_thread", "1") != 0)
+        return 2;
+    void *q = hak_malloc(100);
+    if (!q)
+        return 3;
+    hak_free(q);
+    hak_trim();
+    return 0;
+}
+
+HAK_TEST(Purge, ForkChildOfAProcessWithTheBackgroundThread) {
+    start("100", "50");
+    set("core.background_thread", "1");
+    burst(2, 8 * MiB);
+    HAK_EXPECT_EQ(hak_fork_children(3, child_with_background), 0);
+    finish();
+}
