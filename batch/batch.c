@@ -92,6 +92,8 @@ enum { BIN_PENDING = 0, BIN_RECLAIMED = 1 };
 typedef struct range {
     char *base;
     size_t len;
+    size_t resident;             /* pending: the bytes of it not given back yet (a union
+                                    with a reclaimed neighbour holds fewer than len) */
     uint64_t since;              /* when it became pending (freed) or reclaimed */
     uint32_t prev, next;         /* order list, free list, or a flusher's private chain */
     uint32_t bin_prev, bin_next; /* size bin of the state */
@@ -120,19 +122,19 @@ static size_t pending_count;
 /* Written under the lock, read without it by the accessors and take's empty check. */
 static _Atomic size_t kept_bytes, pending_bytes_now;
 
-/* The byte totals, and the gauges that show them (kept: address space; pending: resident
- * bytes retained, counted in the purge budget). */
+/* The byte totals, and the gauges that show them (kept: address space; pending ranges'
+ * length; their resident bytes are the gauge the purge budget counts). */
 static void add_kept(size_t delta, int sign) {
     size_t v = atomic_load_explicit(&kept_bytes, memory_order_relaxed);
     atomic_store_explicit(&kept_bytes, sign > 0 ? v + delta : v - delta, memory_order_relaxed);
     HAK_GAUGE_ADD(kept_batch_bytes, sign > 0 ? (int64_t)delta : -(int64_t)delta);
 }
 
-static void add_pending(size_t delta, int sign) {
+static void add_pending(const range *r, int sign) {
     size_t v = atomic_load_explicit(&pending_bytes_now, memory_order_relaxed);
-    atomic_store_explicit(&pending_bytes_now, sign > 0 ? v + delta : v - delta,
+    atomic_store_explicit(&pending_bytes_now, sign > 0 ? v + r->len : v - r->len,
                           memory_order_relaxed);
-    HAK_GAUGE_ADD(retained_batch_bytes, sign > 0 ? (int64_t)delta : -(int64_t)delta);
+    HAK_GAUGE_ADD(retained_batch_bytes, sign > 0 ? (int64_t)r->resident : -(int64_t)r->resident);
 }
 
 static uint32_t slot_alloc(void) {
@@ -225,7 +227,7 @@ static void forget(uint32_t i) {
         list_remove(&pending, i);
         bin_remove(BIN_PENDING, i);
         pending_count--;
-        add_pending(r->len, -1);
+        add_pending(r, -1);
     } else {
         list_remove(&reclaimed, i);
         bin_remove(BIN_RECLAIMED, i);
@@ -241,7 +243,7 @@ static void relist(uint32_t t) {
         list_push_tail(&pending, t);
         bin_insert(BIN_PENDING, t);
         pending_count++;
-        add_pending(r->len, 1);
+        add_pending(r, 1);
     } else {
         list_push_tail(&reclaimed, t);
         bin_insert(BIN_RECLAIMED, t);
@@ -301,6 +303,9 @@ static size_t take_head_locked(uint32_t i, size_t size) {
     uint32_t t = slot_alloc(); /* the slot just freed: cannot fail */
     slots[t].base = r.base + size;
     slots[t].len = r.len - size;
+    /* Where the resident bytes of a partly reclaimed union lie is not known: a share. */
+    slots[t].resident = r.resident == r.len ? r.len - size
+                        : (size_t)((unsigned __int128)r.resident * (r.len - size) / r.len);
     slots[t].since = r.since;
     slots[t].node = r.node;
     slots[t].state = r.state;
@@ -330,7 +335,7 @@ static void detach_pending(uint32_t i, range_list *chain) {
     list_remove(&pending, i);
     bin_remove(BIN_PENDING, i);
     pending_count--;
-    add_pending(slots[i].len, -1);
+    add_pending(&slots[i], -1);
     slots[i].state = ST_FLUSHING;
     list_push_tail(chain, i);
 }
@@ -352,7 +357,8 @@ static uint32_t select_pending(selection *sel) {
         if (sel->every || hak_purge_due(sel->now, slots[i].since, sel->delay)) {
             detach_pending(i, &chain);
         } else if (sel->bytes) {
-            sel->bytes = slots[i].len < sel->bytes ? sel->bytes - slots[i].len : 0;
+            size_t r = slots[i].resident;
+            sel->bytes = r < sel->bytes ? sel->bytes - r : 0;
             detach_pending(i, &chain);
         }
         i = next;
@@ -377,7 +383,7 @@ static size_t reclaim(selection *sel, hak_purge_cause cause) {
     size_t done = 0;
     for (uint32_t i = chain; i; i = slots[i].next)
         if (hak_os_reclaim(slots[i].base, slots[i].len, dontneed) == 0)
-            done += slots[i].len;
+            done += slots[i].resident;
     HAK_COUNT(batch_flush);
     HAK_COUNT_ADD(batch_reclaimed_bytes, done);
     hak_purge_count(cause, done);
@@ -389,6 +395,7 @@ static size_t reclaim(selection *sel, hak_purge_cause cause) {
     for (uint32_t i = chain; i;) {
         uint32_t next = slots[i].next;
         slots[i].state = ST_RECLAIMED;
+        slots[i].resident = 0;
         slots[i].since = now;
         list_push_tail(&reclaimed, i);
         bin_insert(BIN_RECLAIMED, i);
@@ -448,10 +455,14 @@ static uint32_t find_kept(const char *ends_at, const char *starts_at) {
 }
 
 int hak_batch_add(void *base, size_t size) {
-    return hak_batch_add_since(base, size, hak_clock_ms());
+    return hak_batch_add_range(base, size, hak_clock_ms(), size);
 }
 
 int hak_batch_add_since(void *base, size_t size, uint64_t since) {
+    return hak_batch_add_range(base, size, since, size);
+}
+
+int hak_batch_add_range(void *base, size_t size, uint64_t since, size_t resident) {
     size_t page = hak_os_page_size();
     /* madvise needs page-aligned ranges; anything else is not ours to keep. */
     if (!base || size == 0 || (((uintptr_t)base | size) & (page - 1)))
@@ -480,15 +491,19 @@ int hak_batch_add_since(void *base, size_t size, uint64_t since) {
         return -1;
     }
     /* Coalesce with kept neighbours, so ranges split by take grow back whole: a later
-     * large request finds one range instead of pieces. The union is pending (madvise on
-     * pages already reclaimed is harmless). */
+     * large request finds one range instead of pieces. The union is pending when a part of
+     * it is (madvise on pages already reclaimed is harmless), reclaimed otherwise; its
+     * resident bytes are those of its pending parts. */
     for (uint32_t k = find_kept(base, (char *)base + size); k;
          k = find_kept(base, (char *)base + size)) {
         range *q = &slots[k];
         char *lo = q->base < (char *)base ? q->base : (char *)base;
         size_t merged = size + q->len;
-        if (q->state == ST_PENDING && q->since > since)
-            since = q->since; /* the union ages from its youngest part */
+        if (q->state == ST_PENDING) {
+            resident += q->resident;
+            if (q->since > since)
+                since = q->since; /* the union ages from its youngest part */
+        }
         forget(k); /* its bytes come back with the union below */
         base = lo;
         size = merged;
@@ -497,9 +512,10 @@ int hak_batch_add_since(void *base, size_t size, uint64_t since) {
     range *r = &slots[i];
     r->base = base;
     r->len = size;
+    r->resident = resident;
     r->since = since;
     r->node = (uint8_t)hak_numa_current_node();
-    r->state = ST_PENDING;
+    r->state = resident ? ST_PENDING : ST_RECLAIMED;
     relist(i);
     int flush = pending_count >= opt_flush_ranges() ||
                 atomic_load_explicit(&pending_bytes_now, memory_order_relaxed) >=
@@ -580,7 +596,7 @@ size_t hak_batch_take_at(void *addr, size_t size) {
     return taken;
 }
 
-void *hak_batch_take_largest(size_t *got, uint64_t *since) {
+void *hak_batch_take_largest(size_t *got, uint64_t *since, size_t *resident) {
     *got = 0;
     if (atomic_load_explicit(&kept_bytes, memory_order_relaxed) == 0)
         return NULL;
@@ -598,6 +614,7 @@ void *hak_batch_take_largest(size_t *got, uint64_t *since) {
         base = slots[best].base;
         *got = slots[best].len;
         *since = slots[best].since;
+        *resident = slots[best].state == ST_PENDING ? slots[best].resident : 0;
         forget(best);
     }
     hak_lock_release(&batch_lock);
@@ -639,7 +656,7 @@ static size_t release_all(size_t *resident) {
             v[n].base = slots[i].base;
             v[n].len = slots[i].len;
             if (slots[i].state == ST_PENDING)
-                *resident += slots[i].len;
+                *resident += slots[i].resident;
             n++;
             forget(i);
         }
@@ -705,6 +722,7 @@ static void batch_fork_child(void) {
         if (slots[i].state != ST_FLUSHING)
             continue;
         slots[i].state = ST_RECLAIMED;
+        slots[i].resident = 0;
         list_push_tail(&reclaimed, i);
         bin_insert(BIN_RECLAIMED, i);
     }

@@ -21,6 +21,9 @@ int    hak_batch_add(void *base, size_t size);
 /* The same for a range unused since `since` (hak_clock_ms): it ages from then (BigCache
  * hands down what it kept). */
 int    hak_batch_add_since(void *base, size_t size, uint64_t since);
+/* The same for a range of which only `resident` bytes may still be resident (0: given back
+ * already, as a range taken out by hak_batch_take_largest and returned). */
+int    hak_batch_add_range(void *base, size_t size, uint64_t since, size_t resident);
 /* A kept range of at least size bytes, for reuse: the best fit; when it is larger by 256 KiB
  * or more it is split and the tail stays kept. Returns its base and sets *got to its
  * length, or NULL. Freed ranges that touch a kept one are merged with it (hak_batch_add). Pages of a reclaimed range read
@@ -31,10 +34,10 @@ void  *hak_batch_take(size_t size, size_t *got);
  * bytes taken (the whole range when the tail would be small), or 0. */
 size_t hak_batch_take_at(void *addr, size_t size);
 /* The largest kept range, pending ones first (their pages are resident), whatever its
- * size, and the time it was freed; NULL when nothing is kept. For a caller that extends it
- * in place when nothing kept is large enough (and gives it back with hak_batch_add_since
- * when it cannot). */
-void  *hak_batch_take_largest(size_t *got, uint64_t *since);
+ * size, its time and its resident bytes; NULL when nothing is kept. For a caller that
+ * extends it in place when nothing kept is large enough (and gives it back with
+ * hak_batch_add_range when it cannot). */
+void  *hak_batch_take_largest(size_t *got, uint64_t *since, size_t *resident);
 /* Reclaims every pending range now; returns the bytes handed back to the OS. */
 size_t hak_batch_flush(void);
 /* Unmaps every kept range except those another thread is reclaiming at this moment;

@@ -491,7 +491,8 @@ static size_t bigcache_purge(hak_purge_req *req) {
             /* The table's entries are in insert order, and a block from a slot enters with
              * the time it was freed, a little older than those before it: evicting stops at
              * the first young entry, so such a block may wait one pass more. */
-            hak_bigcache_slot_drain_aged(req->now, delay, slot_block_evict);
+            hak_bigcache_slot_drain_aged(req->now, delay, slot_block_evict,
+                                         slot_block_to_shared);
             evict_until(SIZE_MAX, req->now, delay);
         }
     }
@@ -555,8 +556,8 @@ static void bigcache_fork_child(void) {
     size_t bytes = hak_bigcache_slot_own_len();
     for (uint32_t i = lru_head; i; i = entries[i].lru_next)
         bytes += entries[i].len;
-    size_t was = atomic_exchange(&cached_bytes, bytes);
-    HAK_GAUGE_ADD(retained_bigcache_bytes, (int64_t)bytes - (int64_t)was);
+    atomic_store(&cached_bytes, bytes);
+    HAK_GAUGE_SET(retained_bigcache_bytes, bytes); /* a delta could carry a lost update */
     hak_bigcache_slot_fork_child(slot_block_adopt);
 }
 

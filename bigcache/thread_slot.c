@@ -5,7 +5,10 @@
  * thread. Whoever wins the exchange owns the block. The owner checks the fit on its own
  * thread-local copy of the record (len, site, class), which no other thread writes; a
  * drainer reads the record the owner wrote at the start of the mapping, which is safe
- * because it owns the mapping once its exchange returned it.
+ * because it owns the mapping once its exchange returned it. A block taken out of a slot is
+ * never put back into it (the owner's copy of the record would no longer match): the purge
+ * clock takes only a block that looks due, by the free time the owner stores beside the
+ * word before publishing a block, with a compare-exchange on the block it saw.
  *
  * That word lives in a node of the registry (under reg_lock) through which a drain finds
  * every slot; a thread takes a node the first time it caches a block and gives it back at
@@ -27,6 +30,7 @@
 
 typedef struct slot_node {
     _Atomic(char *) base;           /* the slot's block, or NULL */
+    _Atomic uint64_t since;         /* when that block was freed: written before base */
     struct slot_node *prev, *next;  /* registry, or (next) the pool's free list */
 } slot_node;
 
@@ -153,6 +157,7 @@ int hak_bigcache_slot_swap(const hak_bigcache_block *b, hak_bigcache_block *old)
      * new one; a drainer may empty the slot at any time, which the exchange tells. */
     hak_bigcache_block prev = slot.mine;
     slot.mine = *b;
+    atomic_store_explicit(&n->since, b->since, memory_order_relaxed);
     char *was = atomic_exchange_explicit(&n->base, b->base, memory_order_acq_rel);
     if (was)
         *old = prev;
@@ -198,29 +203,31 @@ void hak_bigcache_slot_drain_all(void (*give)(const hak_bigcache_block *)) {
 }
 
 void hak_bigcache_slot_drain_aged(uint64_t now, int64_t delay_ms,
-                                  void (*give)(const hak_bigcache_block *)) {
-    /* A slot's block is taken before its record is read (its owner may hand it out and free
-     * it elsewhere at any moment); a young one is put back unless the owner filled the slot
-     * meanwhile, and then it goes to give as well (the shared cache ages it from there).
-     * Up to BATCH blocks a call: more wait for the next pass of the clock. */
+                                  void (*give_due)(const hak_bigcache_block *),
+                                  void (*give_young)(const hak_bigcache_block *)) {
+    /* The free time beside the word is that of the block it holds or of one its owner is
+     * about to put (the owner stores it first): a younger time only makes a due block wait.
+     * The compare-exchange takes the block seen, or nothing; the same block freed again in
+     * between (taken by its owner, handed out, freed) is taken with its new record, which
+     * may be young: that one goes to the shared table, never back into the slot. Up to BATCH
+     * blocks a call: more wait for the next pass of the clock. */
     enum { BATCH = 32 };
     hak_bigcache_block taken[BATCH];
     size_t n = 0;
     hak_lock_acquire(&reg_lock);
     for (slot_node *s = reg_head; s && n < BATCH; s = s->next) {
-        hak_bigcache_block b;
-        if (!take_any(s, &b))
+        char *b = atomic_load_explicit(&s->base, memory_order_acquire);
+        if (!b || !hak_purge_due(now, atomic_load_explicit(&s->since, memory_order_relaxed),
+                                 delay_ms))
             continue;
-        char *expected = NULL;
-        if (!hak_purge_due(now, b.since, delay_ms) &&
-            atomic_compare_exchange_strong_explicit(&s->base, &expected, b.base,
-                                                    memory_order_release, memory_order_relaxed))
+        if (!atomic_compare_exchange_strong_explicit(&s->base, &b, NULL, memory_order_acquire,
+                                                     memory_order_relaxed))
             continue;
-        taken[n++] = b;
+        memcpy(&taken[n++], b, sizeof taken[0]);
     }
     hak_lock_release(&reg_lock);
     for (size_t i = 0; i < n; i++)
-        give(&taken[i]);
+        (hak_purge_due(now, taken[i].since, delay_ms) ? give_due : give_young)(&taken[i]);
 }
 
 void hak_bigcache_slot_init(void (*give)(const hak_bigcache_block *)) {

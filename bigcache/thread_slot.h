@@ -34,10 +34,12 @@ char *hak_bigcache_slot_take(size_t size, uintptr_t site, size_t cls, size_t *le
 int hak_bigcache_slot_take_own(hak_bigcache_block *out);
 /* Empties every thread's slot, calling give(block) for each block taken. */
 void hak_bigcache_slot_drain_all(void (*give)(const hak_bigcache_block *));
-/* Takes from every thread's slot the block freed at least delay_ms before now: give(block)
- * for each (the purge clock, core/purge.h). */
+/* Takes from every thread's slot the block freed at least delay_ms before now, for
+ * give_due (the purge clock, core/purge.h); a block found younger once taken (freed again
+ * meanwhile) goes to give_young. */
 void hak_bigcache_slot_drain_aged(uint64_t now, int64_t delay_ms,
-                                  void (*give)(const hak_bigcache_block *));
+                                  void (*give_due)(const hak_bigcache_block *),
+                                  void (*give_young)(const hak_bigcache_block *));
 
 /* Hooks for bigcache.c: thread-exit key (give receives the blocks of exiting threads) and
  * fork (in the child, give receives the blocks of the threads that did not survive it). */

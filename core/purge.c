@@ -13,6 +13,9 @@
 #include "counters/counters.h"
 
 HAK_TLS int hak_purge_countdown;
+/* This thread is running a pass: an allocation it makes meanwhile (registering its counter
+ * shard may allocate) must not start another, nor wait for its own. */
+static HAK_TLS int in_pass;
 
 /* The next time a time pass is due (0: at the next tick), and the earliest of the next cap
  * pass (after one that could not give back all it was asked: one try per ms). */
@@ -90,7 +93,8 @@ size_t hak_purge_budget(void) {
 }
 
 /* How often a time pass runs: a quarter of the shortest delay, so that a range is given
- * back at most 1.25 delays after it was freed; at least every 1 ms, at most every second. */
+ * back at most 1.25 delays after it was freed; at every look at the clock when that is under
+ * a millisecond (delays below 4 ms), at least every second. */
 static uint64_t time_pass_interval(void) {
     int64_t d = hak_option(HAK_OPT_LARGE_PURGE_MS);
     int64_t t = hak_option(HAK_OPT_TINY_PURGE_MS);
@@ -124,8 +128,12 @@ void hak_purge_tick(void) {
         size_t kept = hak_purge_retained(), budget = budget_at(now);
         excess = kept > budget ? kept - budget : 0;
     }
-    if ((!time_due && !excess) || !hak_lock_try(&pass_lock))
+    if ((!time_due && !excess) || in_pass)
         return;
+    hak_counters_ensure_thread(); /* may allocate: before the lock */
+    if (!hak_lock_try(&pass_lock))
+        return;
+    in_pass = 1;
     if (time_due) {
         atomic_store_explicit(&next_time_pass, now + time_pass_interval(), memory_order_relaxed);
         HAK_COUNT(purge_time);
@@ -140,18 +148,24 @@ void hak_purge_tick(void) {
          * asked for again until the clock moves on. */
         atomic_store_explicit(&next_cap_pass, r.excess ? now + 1 : 0, memory_order_relaxed);
     }
+    in_pass = 0;
     hak_lock_release(&pass_lock);
 }
 
 size_t hak_purge_all(hak_purge_cause cause) {
     hak_init_ensure();
+    if (in_pass)
+        return 0; /* an allocation inside a pass failed: the pass is giving back already */
+    hak_counters_ensure_thread();
     hak_lock_acquire(&pass_lock);
+    in_pass = 1;
     if (cause == HAK_PURGE_PRESSURE)
         HAK_COUNT(purge_pressure);
     else
         HAK_COUNT(purge_request);
     hak_purge_req r = {cause, hak_clock_ms(), 1, 0};
     size_t done = run_pass(&r);
+    in_pass = 0;
     hak_lock_release(&pass_lock);
     return done;
 }
@@ -171,7 +185,15 @@ HAK_API int hak_trim(void) {
 
 static void *background_main(void *arg) {
     (void)arg;
-    while (hak_option(HAK_OPT_CORE_BACKGROUND_THREAD)) {
+    for (;;) {
+        if (!hak_option(HAK_OPT_CORE_BACKGROUND_THREAD)) {
+            atomic_store(&background_running, 0);
+            /* Set again between the test and the store: that hak_config_set saw this thread
+             * running and started none, so this one goes on. */
+            if (!hak_option(HAK_OPT_CORE_BACKGROUND_THREAD) ||
+                atomic_exchange(&background_running, 1) != 0)
+                return NULL;
+        }
         uint64_t ms = time_pass_interval();
         if (ms < 1)
             ms = 1;
@@ -179,8 +201,6 @@ static void *background_main(void *arg) {
         nanosleep(&ts, NULL);
         hak_purge_tick();
     }
-    atomic_store(&background_running, 0);
-    return NULL;
 }
 
 void hak_purge_background_start(void) {

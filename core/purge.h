@@ -14,9 +14,9 @@
  *
  * Rooms keep their caches and their delays; core keeps the clock and calls each present
  * room's purge hook (hak_component.purge, core/components.h), the top room first, so that
- * what one room hands down (BigCache to the batch, tiny's empty slabs to the provider) is
- * purged by the next in the same pass. Purges run only where the caller holds no hakmem
- * lock. */
+ * what BigCache hands down to the batch, aging from its free time, is given back in the
+ * same pass (tiny's empty slabs start aging when they reach the provider). Purges run only
+ * where the caller holds no hakmem lock. */
 #ifndef HAKMEM_CORE_PURGE_H
 #define HAKMEM_CORE_PURGE_H
 
@@ -45,9 +45,10 @@ typedef struct hak_purge_req {
 uint64_t hak_clock_ms(void);
 
 /* Age test on the clock: something idle since `since` is due at `now` under delay_ms;
- * a negative delay never is. */
+ * a negative delay never is, nor anything stamped after `now` (a pass reads the clock once,
+ * and other threads go on freeing while it runs). */
 static inline int hak_purge_due(uint64_t now, uint64_t since, int64_t delay_ms) {
-    return delay_ms >= 0 && now - since >= (uint64_t)delay_ms;
+    return delay_ms >= 0 && since <= now && now - since >= (uint64_t)delay_ms;
 }
 
 /* Runs a time (and, over the budget, cap) pass when the clock says one is due. Call with no

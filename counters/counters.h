@@ -68,7 +68,12 @@ static inline uint64_t hak_gauge_get(enum hak_gauge_id id) {
     return v > 0 ? (uint64_t)v : 0; /* a reader between two rooms' updates may see a dip */
 }
 
+static inline void hak_gauge_set(enum hak_gauge_id id, int64_t value) {
+    __atomic_store_n(&hak_gauges[id], value, __ATOMIC_RELAXED);
+}
+
 #define HAK_GAUGE_ADD(name, delta) hak_gauge_add(HAK_GAUGE_##name, (int64_t)(delta))
+#define HAK_GAUGE_SET(name, value) hak_gauge_set(HAK_GAUGE_##name, (int64_t)(value))
 #define HAK_GAUGE(name) hak_gauge_get(HAK_GAUGE_##name)
 
 /* Fork: the shard list lock is held across fork; in the child only the calling thread

@@ -16,6 +16,7 @@
 
 #include "batch/batch.h"
 #include "bigcache/bigcache.h"
+#include "core/components.h"
 #include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
@@ -34,9 +35,9 @@
  * touch (docs/ARCHITECTURE.md, "Large blocks"). NULL, the range kept, when both sides are
  * taken. */
 static char *extend_largest(size_t total, int huge, size_t *got) {
-    size_t have = 0;
+    size_t have = 0, resident = 0;
     uint64_t since = 0;
-    char *r = hak_batch_take_largest(&have, &since);
+    char *r = hak_batch_take_largest(&have, &since, &resident);
     if (!r)
         return NULL;
     if (have < total) {
@@ -54,7 +55,7 @@ static char *extend_largest(size_t total, int huge, size_t *got) {
             return at < r ? at : r;
         }
     }
-    if (hak_batch_add_since(r, have, since) != 0)
+    if (hak_batch_add_range(r, have, since, resident) != 0)
         hak_os_unmap(r, have);
     return NULL;
 }
@@ -219,7 +220,8 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
 }
 
 void hak_large_flush(void) {
-    hak_bigcache_clear();
-    hak_batch_flush();
-    hak_batch_release_all();
+    hak_purge_req all = {HAK_PURGE_REQUEST, hak_clock_ms(), 1, 0};
+    HAK_COUNT(purge_request);
+    hak_component_bigcache.purge(&all); /* everything to the batch, */
+    hak_component_batch.purge(&all);    /* which unmaps it and counts what was resident */
 }

@@ -83,9 +83,11 @@ static inline hak_slab *hak_superslab_slab_of(const void *p) {
 }
 
 static inline int hak_superslab_region_has(const void *p) {
-    /* Plain reads, so the compare takes them as memory operands: both only grow (extent
-     * may also drop to 0), whoever frees a block saw it allocated after its SuperSlab was
-     * published, and a reader with a stale extent only takes the slab map's way. */
+    /* Plain reads, so the compare takes them as memory operands: the base never changes
+     * once set, and the extent grows, except that a trim lowers it over given-back slots at
+     * the end (superslab/region.c), where no block is allocated; whoever frees a block saw
+     * it allocated after its SuperSlab was published, and a reader with a stale extent
+     * either takes the slab map's way or reads a dead descriptor and reports the pointer. */
     return (uintptr_t)p - hak_superslab_region_base < hak_superslab_region_extent;
 }
 

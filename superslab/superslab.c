@@ -256,6 +256,32 @@ static void lazy_oldest_dirty_locked(void) {
     }
 }
 
+/* The budget (core/purge.h): the oldest dirty or lazy slabs go with MADV_DONTNEED until
+ * `bytes` are covered; returns the bytes. A cap pass is rare and the slabs few (DIRTY_MAX
+ * dirty ones, and the lazy ones younger than the purge delay): each round finds the oldest
+ * by a walk. */
+static size_t purge_oldest_locked(size_t bytes) {
+    if (bytes >= (ss_dirty + ss_lazy) << HAK_SLAB_SHIFT)
+        return purge_dirty_locked();
+    size_t done = 0;
+    while (done < bytes && ss_dirty + ss_lazy) {
+        hak_superslab *oldest = NULL;
+        unsigned at = 0;
+        for (hak_superslab *ss = avail; ss; ss = ss->next)
+            for (uint32_t m = ss->dirty_mask | ss->lazy_mask; m; m &= m - 1) {
+                unsigned i = (unsigned)__builtin_ctz(m);
+                if (!oldest || ss->dirty_ms[i] < oldest->dirty_ms[at]) {
+                    oldest = ss;
+                    at = i;
+                }
+            }
+        if (!oldest)
+            break;
+        done += reclaim_slabs_locked(oldest, 1u << at, 1);
+    }
+    return done;
+}
+
 /* An empty SuperSlab out of the provider's books, given back to the OS with no lock held. */
 static void superslab_give_back(hak_superslab *ss) {
     if (hak_superslab_region_has(ss))
@@ -316,8 +342,8 @@ void hak_superslab_release(hak_slab *s) {
 }
 
 /* The purge hook (core/purge.h). The clock: aged dirty slabs, and empty SuperSlabs unused
- * for tiny.unmap_delay_ms. The budget: every dirty and lazy slab. All: every dirty and
- * lazy slab and every empty SuperSlab, and the region's unused end is unmapped (its
+ * for tiny.unmap_delay_ms. The budget: the oldest dirty and lazy slabs, as many as the
+ * excess asks for. All: every dirty and lazy slab and every empty SuperSlab, and the region's unused end is unmapped (its
  * address space counts under RLIMIT_AS). */
 size_t hak_superslab_purge(hak_purge_req *req) {
     enum { BATCH = 16 };
@@ -327,12 +353,14 @@ size_t hak_superslab_purge(hak_purge_req *req) {
     do {
         size_t n = 0, resident = 0;
         hak_lock_acquire(&ss_lock);
-        if (req->all || req->cause == HAK_PURGE_CAP)
+        if (req->all)
             resident += purge_dirty_locked();
+        else if (req->cause == HAK_PURGE_CAP)
+            resident += req->excess ? purge_oldest_locked(req->excess) : 0;
         else
             resident += purge_aged_locked(req->now);
         int64_t delay = hak_option(HAK_OPT_TINY_UNMAP_MS);
-        if (req->all || delay >= 0) {
+        if (req->all || (req->cause == HAK_PURGE_TIME && delay >= 0)) {
             for (hak_superslab *ss = avail, *next; ss && n < BATCH; ss = next) {
                 next = ss->next;
                 if (ss->free_mask == SS_ALL_FREE &&

@@ -204,8 +204,9 @@ size_t hak_tiny_heaps_purge(hak_purge_req *req) {
         hak_tiny_heap_unlock(mine);
     }
     int64_t delay = hak_option(HAK_OPT_TINY_PURGE_MS);
-    if (!req->all && req->cause == HAK_PURGE_TIME && delay < 0)
-        return 0;
+    if (!req->all && ((req->cause == HAK_PURGE_TIME && delay < 0) ||
+                      (req->cause == HAK_PURGE_CAP && req->excess == 0)))
+        return 0; /* the clock is off; or the rooms above covered the budget's excess */
     heaps_lock_acquire();
     for (hak_tiny_heap *h = all_heaps; h; h = h->next_all) {
         if (atomic_load(&h->abandoned)) {

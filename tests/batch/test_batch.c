@@ -657,3 +657,35 @@ HAK_TEST(Batch, PurgeAllUnmapsEverything) {
     HAK_EXPECT_EQ(hak_range_mapped(b, 2 * MiB), 0);
     HAK_EXPECT_EQ(hak_range_mapped(c, MiB), 0);
 }
+
+/* A freed range that touches a reclaimed one merges with it, and the union is pending, but
+ * only the part that was pending counts as resident (the budget's gauge); a range given back
+ * as reclaimed (resident 0) stays reclaimed. */
+HAK_TEST(Batch, UnionWithAReclaimedNeighbourCountsOnlyItsResidentPart) {
+    reset_quiet(1);
+    char *p = map_apart(3 * MiB);
+    HAK_ASSERT(p != NULL);
+    uint64_t retained = hak_ctr("retained_batch_bytes");
+    HAK_ASSERT_EQ(hak_batch_add_range(p, 2 * MiB, hak_clock_ms(), 0), 0); /* reclaimed */
+    HAK_EXPECT_EQ(hak_batch_pending_bytes(), 0);
+    HAK_EXPECT_EQ(hak_ctr("retained_batch_bytes"), retained);
+    HAK_ASSERT_EQ(hak_batch_add(p + 2 * MiB, MiB), 0); /* pending, merges */
+    HAK_EXPECT_EQ(hak_batch_kept_ranges(), 1);
+    HAK_EXPECT_EQ(hak_batch_pending_bytes(), 3 * MiB);
+    HAK_EXPECT_EQ(hak_ctr("retained_batch_bytes"), retained + MiB);
+    hak_batch_release_all();
+    HAK_EXPECT_EQ(hak_ctr("retained_batch_bytes"), retained);
+}
+
+/* The clock's age test: nothing stamped after the pass's time is due (the pass read the
+ * clock before other threads went on freeing), a delay of 0 makes anything older due,
+ * and -1 nothing. */
+HAK_TEST(Batch, AgeTestNeverWrapsAround) {
+    uint64_t now = 1000000;
+    HAK_EXPECT(hak_purge_due(now, now, 0));
+    HAK_EXPECT(hak_purge_due(now, now - 10, 10));
+    HAK_EXPECT(!hak_purge_due(now, now - 9, 10));
+    HAK_EXPECT(!hak_purge_due(now, now + 5, 0));
+    HAK_EXPECT(!hak_purge_due(now, now + 5, 1000));
+    HAK_EXPECT(!hak_purge_due(now, 0, -1));
+}

@@ -152,3 +152,33 @@ HAK_TEST(TinyRegion, EmptySuperSlabsAgeOutAndTrimShrinksTheRegion) {
         hak_free(p[i]);
     free(p);
 }
+
+/* The budget asks the provider for what the rooms above could not cover, oldest first: a
+ * cap pass with nothing left to cover keeps every free slab resident, one asking for 64 KiB
+ * gives back one slab. */
+HAK_TEST(TinyRegion, BudgetTakesOnlyWhatItAsksFor) {
+    if (!superslabs_in_use())
+        HAK_SKIP("the page provider keeps no free slab");
+    HAK_EXPECT_EQ(hak_config_set("tiny.purge_delay_ms", "-1"), 0);
+    enum { N = 32 * 2 }; /* 32 slabs of two 32 KiB blocks (the thread keeps 16 blocks) */
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = hak_malloc(BLOCK);
+        HAK_ASSERT(p[i] != NULL);
+        ((char *)p[i])[0] = 1;
+    }
+    for (int i = 0; i < N; i++)
+        hak_free(p[i]);
+    hak_purge_req all_tiny = {HAK_PURGE_TIME, hak_clock_ms(), 0, 0};
+    hak_component_tiny.purge(&all_tiny); /* the heap's reserve: nothing (the clock is off) */
+    uint64_t kept = hak_ctr("retained_slab_bytes");
+    HAK_ASSERT(kept >= 4 * HAK_SLAB_SIZE);
+    hak_purge_req none = {HAK_PURGE_CAP, hak_clock_ms(), 0, 0};
+    hak_component_superslab.purge(&none);
+    HAK_EXPECT_EQ(hak_ctr("retained_slab_bytes"), kept);
+    hak_purge_req one = {HAK_PURGE_CAP, hak_clock_ms(), 0, HAK_SLAB_SIZE};
+    hak_component_superslab.purge(&one);
+    HAK_EXPECT_EQ(hak_ctr("retained_slab_bytes"), kept - HAK_SLAB_SIZE);
+    HAK_EXPECT_EQ(one.excess, 0);
+    HAK_EXPECT_EQ(hak_config_set("tiny.purge_delay_ms", "50"), 0);
+}
