@@ -35,8 +35,8 @@
     X(batch_reclaimed_bytes, 0, "bytes given back to the OS by batch flushes")               \
     X(purge_time, 0, "purge passes of the clock (caches older than their delay)")             \
     X(purge_time_bytes, 0, "bytes given back because they stayed unused past their delay")   \
-    X(purge_cap, 0, "purges because retained bytes passed their budget or a cap")            \
-    X(purge_cap_bytes, 0, "bytes given back to keep retention within its budget or a cap")    \
+    X(purge_cap, 0, "passes because retained bytes passed the budget")                       \
+    X(purge_cap_bytes, 0, "bytes given back by them and by the rooms' own caps")             \
     X(purge_pressure, 0, "times the OS refused memory and every cache was released")          \
     X(purge_pressure_bytes, 0, "bytes given back under pressure (before the retry)")          \
     X(purge_request, 0, "trims on request (hak_trim, malloc_trim, large.flush)")              \
