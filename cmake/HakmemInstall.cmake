@@ -154,7 +154,7 @@ install(TARGETS ${_hak_targets}
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT Runtime)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/hakmem"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT Development
-  FILES_MATCHING PATTERN "*.h")
+  FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
 install(EXPORT hakmemTargets
   NAMESPACE hakmem::
   FILE hakmemTargets.cmake

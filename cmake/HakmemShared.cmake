@@ -5,7 +5,11 @@ get_property(_hak_sources GLOBAL PROPERTY HAKMEM_ALL_SOURCES)
 get_property(_hak_libs GLOBAL PROPERTY HAKMEM_ALL_LIBS)
 get_property(_hak_components GLOBAL PROPERTY HAKMEM_COMPONENTS)
 
-add_library(hakmem SHARED ${_hak_sources} ${PROJECT_SOURCE_DIR}/core/override.c)
+add_library(hakmem SHARED ${_hak_sources} ${PROJECT_SOURCE_DIR}/core/override.c
+                          ${PROJECT_SOURCE_DIR}/core/override_cxx.c)
+# C++'s operator new throws std::bad_alloc through override_cxx.c's frames.
+set_source_files_properties(${PROJECT_SOURCE_DIR}/core/override_cxx.c PROPERTIES
+  COMPILE_OPTIONS -fexceptions)
 add_library(hakmem::shared ALIAS hakmem)
 set_target_properties(hakmem PROPERTIES
   OUTPUT_NAME hakmem VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}

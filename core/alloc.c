@@ -7,6 +7,7 @@
 #include "core/init.h"
 #include "core/libc.h"
 #include "core/options.h"
+#include "core/prof.h"
 #include "core/purge.h"
 #include "core/report.h"
 #include "hakmem/hakmem.h"
@@ -34,16 +35,42 @@ static void *alloc_routed(size_t size, size_t alignment, uintptr_t site, int zer
     return large_alloc(size, alignment, site, zero);
 }
 
-HAK_NOINLINE void *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t site, int zero) {
+/* A sampled request of the heap profile: a small one gets a fallback block, whose free
+ * comes to the slow path (a tiny block's would not). */
+static void *alloc_sampled(size_t size, size_t alignment, uintptr_t site, int zero) {
+    void *p = size <= HAK_SMALL_MAX ? hak_fallback_alloc(size, alignment, zero)
+                                    : alloc_routed(size, alignment, site, zero);
+    if (p)
+        hak_prof_record(p, size, site);
+    return p;
+}
+
+/* core.check_free: the block remembers which family of calls made it. Small blocks carry
+ * no header: only blocks of the block map (large, fallback) can. */
+static void set_family(void *p, unsigned family) {
+    if (hak_map_slab_lookup(p) || HAK_FRONT_IN_SMALL_HEAP(p))
+        return;
+    hak_map_block *b = hak_map_block_find(p);
+    if (b)
+        b->family = (uint16_t)family;
+}
+
+HAK_NOINLINE void *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t site,
+                                        unsigned flags) {
     hak_init_ensure();
     if (hak_unlikely(size > (size_t)PTRDIFF_MAX)) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = alloc_routed(size, alignment, site, zero);
+    int zero = flags & HAK_ALLOC_ZERO;
+    void *p = hak_unlikely(hak_prof_active) && hak_prof_tick(size)
+                  ? alloc_sampled(size, alignment, site, zero)
+                  : alloc_routed(size, alignment, site, zero);
     /* The OS refused memory: what the caches hold goes back, then one more try. */
     if (hak_unlikely(!p) && hak_purge_pressure())
         p = alloc_routed(size, alignment, site, zero);
+    if (hak_unlikely(hak_option(HAK_OPT_CORE_CHECK_FREE)) && p)
+        set_family(p, (flags >> 1) ? (flags >> 1) : HAK_FAMILY_MALLOC);
     /* The purge clock: every large request looks at it (tiny refills do now and then), once
      * the block is counted live, so the budget's peak sees it. No lock is held here. */
     if (size > HAK_SMALL_MAX)
@@ -51,12 +78,27 @@ HAK_NOINLINE void *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t
     return p;
 }
 
+static const char *family_name(unsigned family, int freeing) {
+    switch (family) {
+    case HAK_FAMILY_NEW: return freeing ? "delete" : "new";
+    case HAK_FAMILY_NEW_ARRAY: return freeing ? "delete[]" : "new[]";
+    default: return freeing ? "free" : "malloc";
+    }
+}
+
 /* Ownership of a pointer that is not in a slab: a large or fallback block, or foreign. */
-HAK_NOINLINE void hak_front_free_slow(void *p, int foreign_mode) {
+HAK_NOINLINE void hak_front_free_slow(void *p, int mode) {
     if (!p)
         return;
     hak_map_block *b = hak_map_block_remove(p);
     if (hak_likely(b != NULL)) {
+        /* Set only under core.check_free: a block of one family freed by another. */
+        unsigned family = HAK_FREE_FAMILY(mode);
+        if (hak_unlikely(b->family != family) && b->family && family)
+            hak_misuse("%s(%p): the block was made by %s", family_name(family, 1), p,
+                       family_name(b->family, 0));
+        if (hak_unlikely(hak_prof_active))
+            hak_prof_forget(p);
         if (b->kind == HAK_BLOCK_LARGE)
             hak_large_free(b);
         else
@@ -64,10 +106,25 @@ HAK_NOINLINE void hak_front_free_slow(void *p, int foreign_mode) {
         hak_purge_tick();
         return;
     }
-    if (foreign_mode == HAK_FOREIGN_LIBC)
+    if (HAK_FREE_FOREIGN(mode) == HAK_FOREIGN_LIBC)
         __libc_free(p);
     else
         hak_report_misuse("hak_free", p);
+}
+
+void hak_front_free_sized(void *p, size_t size, size_t alignment, int mode, const char *what) {
+    if (hak_unlikely(hak_option(HAK_OPT_CORE_CHECK_FREE)) && p) {
+        size_t usable = hak_front_usable_size(p);
+        /* A foreign pointer is told apart by the free itself. */
+        if (usable && size > usable)
+            hak_misuse("%s(%p, %zu): the block holds %zu bytes (a wrong size)", what, p, size,
+                       usable);
+        else if (usable && alignment && (!HAK_IS_POW2(alignment) ||
+                                         (uintptr_t)p % alignment != 0))
+            hak_misuse("%s(%p, %zu): the block is not aligned to %zu (a wrong alignment)", what,
+                       p, size, alignment);
+    }
+    hak_front_free(p, mode);
 }
 
 /* 0 for a pointer hakmem does not own. */
@@ -97,29 +154,38 @@ void *hak_front_calloc(size_t count, size_t size, uintptr_t site) {
     void *p = hak_front_malloc_fast(total);
     if (hak_likely(p != NULL))
         return memset(p, 0, total);
-    return hak_front_alloc_slow(total, 0, site, 1);
+    return hak_front_alloc_slow(total, 0, site, HAK_ALLOC_ZERO);
 }
 
-void *hak_front_realloc(void *p, size_t size, uintptr_t site, int foreign_mode) {
+void *hak_front_realloc(void *p, size_t size, uintptr_t site, int mode) {
     if (!p)
         return hak_front_malloc(size, site);
     if (size == 0) { /* glibc: frees and returns NULL */
-        hak_front_free(p, foreign_mode);
+        hak_front_free(p, mode);
         return NULL;
     }
     hak_map_block *b = NULL;
     size_t old = owned_usable_size(p, &b);
+    int libc = HAK_FREE_FOREIGN(mode) == HAK_FOREIGN_LIBC;
     if (hak_unlikely(old == 0)) {
-        if (foreign_mode == HAK_FOREIGN_LIBC && !HAK_FRONT_IN_SMALL_HEAP(p))
+        if (libc && !HAK_FRONT_IN_SMALL_HEAP(p))
             return __libc_realloc(p, size);
-        hak_report_misuse(foreign_mode == HAK_FOREIGN_LIBC ? "realloc" : "hak_realloc", p);
+        hak_report_misuse(libc ? "realloc" : "hak_realloc", p);
         errno = EINVAL;
         return NULL;
     }
+    if (b && hak_unlikely(b->family > HAK_FAMILY_MALLOC))
+        hak_misuse("realloc(%p): the block was made by %s", p, family_name(b->family, 0));
     if (b && b->kind == HAK_BLOCK_LARGE) {
         void *q = hak_large_realloc(b, size, site);
-        if (q)
+        if (q) {
+            /* A moved block has a new header: its sample (if any) and family are gone. */
+            if (q != p && hak_unlikely(hak_prof_active))
+                hak_prof_forget(p);
+            if (q != p && hak_unlikely(hak_option(HAK_OPT_CORE_CHECK_FREE)))
+                set_family(q, HAK_FAMILY_MALLOC);
             return q;
+        }
         if (errno != EAGAIN)
             return NULL; /* a real failure: the old block stays */
     } else if (size <= old && size >= old / 2) {
@@ -129,7 +195,7 @@ void *hak_front_realloc(void *p, size_t size, uintptr_t site, int foreign_mode) 
     if (!q)
         return NULL;
     memcpy(q, p, old < size ? old : size);
-    hak_front_free(p, foreign_mode);
+    hak_front_free(p, mode);
     return q;
 }
 
@@ -167,7 +233,33 @@ HAK_API void *hak_malloc(size_t size) {
 }
 
 HAK_API void hak_free(void *ptr) {
-    hak_front_free(ptr, HAK_FOREIGN_REPORT);
+    hak_front_free(ptr, HAK_FREE_REPORT);
+}
+
+HAK_API void hak_free_sized(void *ptr, size_t size) {
+    hak_front_free_sized(ptr, size, 0, HAK_FREE_REPORT, "hak_free_sized");
+}
+
+HAK_API void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
+    hak_front_free_sized(ptr, size, alignment, HAK_FREE_REPORT, "hak_free_aligned_sized");
+}
+
+HAK_API void *hak_new(size_t size, size_t alignment, int array) {
+    unsigned flags = HAK_ALLOC_FAMILY(array ? HAK_FAMILY_NEW_ARRAY : HAK_FAMILY_NEW);
+    if (alignment > HAK_MIN_ALIGN)
+        return HAK_IS_POW2(alignment) ? hak_front_alloc_slow(size, alignment, HAK_CALLER_SITE(),
+                                                             flags)
+                                      : NULL;
+    void *p = hak_front_malloc_fast(size);
+    return hak_likely(p != NULL) ? p : hak_front_alloc_slow(size, 0, HAK_CALLER_SITE(), flags);
+}
+
+HAK_API void hak_delete(void *ptr, size_t size, size_t alignment, int array) {
+    int mode = HAK_FREE_MODE(HAK_FOREIGN_REPORT, array ? HAK_FAMILY_NEW_ARRAY : HAK_FAMILY_NEW);
+    if (size || alignment)
+        hak_front_free_sized(ptr, size, alignment, mode, array ? "delete[]" : "delete");
+    else
+        hak_front_free(ptr, mode);
 }
 
 HAK_API void *hak_calloc(size_t count, size_t size) {
@@ -175,7 +267,7 @@ HAK_API void *hak_calloc(size_t count, size_t size) {
 }
 
 HAK_API void *hak_realloc(void *ptr, size_t size) {
-    return hak_front_realloc(ptr, size, HAK_CALLER_SITE(), HAK_FOREIGN_REPORT);
+    return hak_front_realloc(ptr, size, HAK_CALLER_SITE(), HAK_FREE_REPORT);
 }
 
 HAK_API void *hak_aligned_alloc(size_t alignment, size_t size) {

@@ -44,10 +44,14 @@ extern const hak_component hak_component_large HAK_WEAK;
 #endif
 
 /* tiny (tiny/tiny.h has the full interface) */
-void  *hak_tiny_alloc(size_t size) HAK_WEAK;
+void  *hak_tiny_alloc(size_t size) HAK_WEAK;        /* from the thread's list, else refilled */
+void  *hak_tiny_alloc_cached(size_t size) HAK_WEAK; /* from the thread's list, else NULL */
 void  *hak_tiny_alloc_aligned(size_t size, size_t alignment) HAK_WEAK;
 void   hak_tiny_free(void *p, void *slab) HAK_WEAK;
 size_t hak_tiny_usable_size(const void *p, void *slab) HAK_WEAK;
+extern const unsigned hak_tiny_class_count HAK_WEAK; /* for malloc_info */
+extern uint32_t hak_tiny_class_size[] HAK_WEAK;      /* block size of each class */
+extern uint32_t hak_tiny_limit[] HAK_WEAK;           /* blocks a thread's list may keep */
 
 /* large (large/large.h) */
 void  *hak_large_alloc(size_t size, size_t alignment, uintptr_t site, int zero) HAK_WEAK;

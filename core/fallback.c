@@ -32,6 +32,7 @@ void *hak_fallback_alloc(size_t size, size_t alignment, int zero) {
     fallback_hdr *h = (fallback_hdr *)(base + offset) - 1;
     h->node.key = (uintptr_t)(base + offset);
     h->node.kind = HAK_BLOCK_FALLBACK;
+    h->node.family = HAK_FAMILY_UNKNOWN;
     h->node.aux = (uint32_t)offset;
     h->size = size;
     hak_map_block_insert(&h->node);

@@ -21,7 +21,8 @@
  * it, it is a stale pointer, not one from the C library. */
 #define HAK_FRONT_IN_SMALL_HEAP(p)   hak_superslab_region_has(p)
 #else
-#define HAK_FRONT_TINY_ALLOC(n)      (HAK_HAS(tiny) ? hak_tiny_alloc(n) : NULL) /* pop+refill */
+/* A miss refills in the slow path here too: that is where the heap profile counts. */
+#define HAK_FRONT_TINY_ALLOC(n)      (HAK_HAS(tiny) ? hak_tiny_alloc_cached(n) : NULL)
 #define HAK_FRONT_TINY_FREE(p, slab) hak_tiny_free((p), (slab))
 #define HAK_FRONT_IN_SMALL_HEAP(p)   0 /* static builds: the slab map answers alone */
 #endif
@@ -32,13 +33,28 @@ enum hak_foreign_mode {
     HAK_FOREIGN_LIBC = 1    /* override: it came from the C library before we took over */
 };
 
+/* The mode of a free: the foreign mode, and the family of the call (enum
+ * hak_block_family, core/map.h) that core.check_free compares with the block's. */
+#define HAK_FREE_MODE(foreign, family) ((foreign) | ((family) << 1))
+#define HAK_FREE_FOREIGN(mode)         ((mode) & 1)
+#define HAK_FREE_FAMILY(mode)          ((unsigned)(mode) >> 1)
+#define HAK_FREE_LIBC   HAK_FREE_MODE(HAK_FOREIGN_LIBC, HAK_FAMILY_MALLOC)   /* free() */
+#define HAK_FREE_REPORT HAK_FREE_MODE(HAK_FOREIGN_REPORT, HAK_FAMILY_MALLOC) /* hak_free() */
+
+/* Flags of hak_front_alloc_slow: zeroed memory, and the family of the call. */
+#define HAK_ALLOC_ZERO      1u
+#define HAK_ALLOC_FAMILY(f) ((unsigned)(f) << 1)
+
 /* Where the caller of the public entry point is (the call site BigCache keys on). */
 #define HAK_CALLER_SITE() ((uintptr_t)__builtin_return_address(0))
 
-void  *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t site, int zero);
-void   hak_front_free_slow(void *p, int foreign_mode);
+void  *hak_front_alloc_slow(size_t size, size_t alignment, uintptr_t site, unsigned flags);
+void   hak_front_free_slow(void *p, int mode);
+/* free_sized, free_aligned_sized, sized and aligned delete: with core.check_free, a size
+ * above the block's or an alignment it lacks is reported (alignment 0: none given). */
+void   hak_front_free_sized(void *p, size_t size, size_t alignment, int mode, const char *what);
 void  *hak_front_calloc(size_t count, size_t size, uintptr_t site);
-void  *hak_front_realloc(void *p, size_t size, uintptr_t site, int foreign_mode);
+void  *hak_front_realloc(void *p, size_t size, uintptr_t site, int mode);
 void  *hak_front_aligned(size_t alignment, size_t size, uintptr_t site);
 /* aligned_alloc and posix_memalign: their argument checks and error conventions. */
 void  *hak_front_aligned_alloc(size_t alignment, size_t size, uintptr_t site);
@@ -66,7 +82,7 @@ HAK_INLINE void *hak_front_malloc(size_t size, uintptr_t site) {
         return hak_front_alloc_slow((size), 0, HAK_CALLER_SITE(), 0);                           \
     } while (0)
 
-HAK_INLINE void hak_front_free(void *p, int foreign_mode) {
+HAK_INLINE void hak_front_free(void *p, int mode) {
 #ifdef HAKMEM_SHARED_LIBRARY
     /* Nearly every small block lies in the SuperSlab region: a subtract and a compare say
      * so, and the descriptor is then an address computed from p (superslab/region.c).
@@ -83,7 +99,7 @@ HAK_INLINE void hak_front_free(void *p, int foreign_mode) {
         HAK_FRONT_TINY_FREE(p, slab);
         return;
     }
-    hak_front_free_slow(p, foreign_mode);
+    hak_front_free_slow(p, mode);
 }
 
 #endif

@@ -15,14 +15,17 @@
 #include "core/numa.h"
 #include "core/options.h"
 #include "core/os.h"
+#include "core/prof.h"
 #include "counters/counters.h"
+
+void hak_stats_json_print(int fd); /* core/stats.c */
 
 atomic_int hak_init_state;
 static HAK_TLS char init_marker;      /* its address identifies a thread */
 static void *_Atomic init_owner;
 static int env_was_missing;
-/* Where HAKMEM_STATS=1 prints at exit: a duplicate of stderr taken at init, because some
- * programs close stderr before exiting (coreutils' close_stdout does). */
+/* Where HAKMEM_STATS and the heap profile print at exit: a duplicate of stderr taken at
+ * init, because some programs close stderr before exiting (coreutils' close_stdout does). */
 static int stats_fd = -1;
 
 extern char **environ;
@@ -83,6 +86,7 @@ static void do_init(void) {
     hak_os_page_size();
     env_was_missing = environ == NULL;
     hak_options_load_env();
+    hak_prof_init(); /* before tiny's init, which sizes its lists by it */
     const hak_component *c[HAK_COMPONENTS_MAX + 1];
     hak_components_present(c);
     for (int i = 0; c[i]; i++)
@@ -90,7 +94,7 @@ static void do_init(void) {
             c[i]->init();
     hak_options_apply_deferred();
     hak_counters_add_printer(hak_numa_print);
-    if (hak_option(HAK_OPT_STATS))
+    if (hak_option(HAK_OPT_STATS) || hak_prof_active)
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     /* Last: pthread_atfork may itself allocate; by now allocation works. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -122,13 +126,19 @@ __attribute__((constructor)) static void hak_constructor(void) {
         env_was_missing = 0;
         hak_options_load_env();
         hak_options_apply_deferred();
-        if (hak_option(HAK_OPT_STATS) && stats_fd < 0)
+        if ((hak_option(HAK_OPT_STATS) || hak_prof_active) && stats_fd < 0)
             stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     }
     hak_purge_background_start(); /* here, not inside an allocation: see core/purge.h */
 }
 
 __attribute__((destructor)) static void hak_destructor(void) {
-    if (hak_option(HAK_OPT_STATS))
-        hak_counters_print(stats_fd >= 0 ? stats_fd : 2);
+    int fd = stats_fd >= 0 ? stats_fd : 2;
+    int64_t stats = hak_option(HAK_OPT_STATS);
+    if (stats == 1)
+        hak_counters_print(fd);
+    else if (stats == 2)
+        hak_stats_json_print(fd);
+    if (hak_prof_active)
+        hak_prof_report(fd);
 }

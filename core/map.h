@@ -48,11 +48,21 @@ enum hak_block_kind {
     HAK_BLOCK_FALLBACK = 2  /* core's fallback when the large room is absent */
 };
 
+/* Which family of calls made a block, set by the front door when core.check_free is on
+ * (0 when it was off), so that a free by another family can be reported. */
+enum hak_block_family {
+    HAK_FAMILY_UNKNOWN = 0,
+    HAK_FAMILY_MALLOC = 1,   /* the malloc family and the hak_* API */
+    HAK_FAMILY_NEW = 2,      /* operator new */
+    HAK_FAMILY_NEW_ARRAY = 3 /* operator new[] */
+};
+
 typedef struct hak_map_block {
     struct hak_map_block *next;
-    uintptr_t key;  /* the user pointer */
-    uint32_t kind;  /* enum hak_block_kind */
-    uint32_t aux;   /* free for the owner's use */
+    uintptr_t key;   /* the user pointer */
+    uint16_t kind;   /* enum hak_block_kind */
+    uint16_t family; /* enum hak_block_family */
+    uint32_t aux;    /* free for the owner's use */
 } hak_map_block;
 
 void           hak_map_block_insert(hak_map_block *b);

@@ -9,11 +9,22 @@
 #define HAKMEM_CORE_OPTION_LIST_H
 
 #define HAK_OPTION_LIST(X)                                                                    \
-    X(STATS, "stats", BOOL, "0", NULL, 0, 1, 1, "HAKMEM_STATS", NULL,                         \
-      "print the counters to stderr at exit")                                                \
+    X(STATS, "stats", ENUM, "0", "0|1|json", 0, 0, 1, "HAKMEM_STATS", NULL,                   \
+      "print the counters to stderr at exit: 1 as text, json as one JSON object")            \
     X(FOREIGN_FREE, "core.foreign_free", ENUM, "abort", "abort|ignore", 0, 0, 1,              \
       "HAKMEM_CORE_FOREIGN_FREE", NULL,                                                       \
       "after reporting a misuse (foreign pointer, double free, pointer into a block): abort or ignore")\
+    X(CORE_CHECK_FREE, "core.check_free", BOOL, "0", NULL, 0, 1, 1, "HAKMEM_CORE_CHECK_FREE",  \
+      NULL,                                                                                   \
+      "check what a free is told: the size and alignment given to free_sized, "             \
+      "free_aligned_sized and sized or aligned delete, and the family (malloc, new, new[]) "  \
+      "that made a large block; a mismatch is reported, then core.foreign_free")            \
+    X(PROF_SAMPLE_BYTES, "prof.sample_bytes", SIZE, "0", NULL, 0, 1073741824LL, 0,            \
+      "HAKMEM_PROF_SAMPLE_BYTES", NULL,                                                       \
+      "heap profile: one block sampled per this many bytes allocated on average, its call "   \
+      "site recorded; printed at exit (0: off; while on, small blocks take the slow path)")  \
+    X(PROF_FORMAT, "prof.format", ENUM, "text", "text|json", 0, 0, 1, "HAKMEM_PROF_FORMAT",    \
+      NULL, "heap profile printed at exit: text or json")                                    \
     X(CORE_RETAIN_PCT, "core.retain_pct", INT, "200", NULL, 0, 10000, 1,                      \
       "HAKMEM_CORE_RETAIN_PCT", NULL,                                                         \
       "resident bytes kept for reuse (BigCache, batch, free slabs) may reach this percentage "\

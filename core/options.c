@@ -133,7 +133,11 @@ static int parse_value(int i, const char *value, int64_t *out) {
     switch (d->type) {
     case T_BOOL:
     case T_ACTION: return parse_bool(value, out);
-    case T_ENUM: return parse_enum(d->choices, value, out);
+    case T_ENUM:
+        /* An enum that extends a switch ("0|1|json") takes the boolean words too. */
+        if (strncmp(d->choices, "0|1|", 4) == 0 && parse_bool(value, out) == 0)
+            return 0;
+        return parse_enum(d->choices, value, out);
     case T_INT:
     case T_SIZE: {
         int64_t v;

@@ -1,6 +1,7 @@
-/* libhakmem.so only: the whole malloc family, so that LD_PRELOAD replaces the C library's
- * allocator in unmodified programs (C++ operator new/delete reach us through malloc/free).
- * Pointers we do not own came from the C library before we took over: they go back to it. */
+/* libhakmem.so only: the whole malloc family and glibc's extensions, so that LD_PRELOAD
+ * replaces the C library's allocator in unmodified programs (C++'s operators are in
+ * override_cxx.c). Pointers we do not own came from the C library before we took over:
+ * they go back to it. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
@@ -17,7 +18,17 @@ HAK_API void *malloc(size_t size) {
 }
 
 HAK_API void free(void *ptr) {
-    hak_front_free(ptr, HAK_FOREIGN_LIBC);
+    hak_front_free(ptr, HAK_FREE_LIBC);
+}
+
+/* C23. With core.check_free, a size above the block's (or an alignment it lacks) is
+ * reported. */
+HAK_API void free_sized(void *ptr, size_t size) {
+    hak_front_free_sized(ptr, size, 0, HAK_FREE_LIBC, "free_sized");
+}
+
+HAK_API void free_aligned_sized(void *ptr, size_t alignment, size_t size) {
+    hak_front_free_sized(ptr, size, alignment, HAK_FREE_LIBC, "free_aligned_sized");
 }
 
 HAK_API void *calloc(size_t count, size_t size) {
@@ -25,7 +36,7 @@ HAK_API void *calloc(size_t count, size_t size) {
 }
 
 HAK_API void *realloc(void *ptr, size_t size) {
-    return hak_front_realloc(ptr, size, HAK_CALLER_SITE(), HAK_FOREIGN_LIBC);
+    return hak_front_realloc(ptr, size, HAK_CALLER_SITE(), HAK_FREE_LIBC);
 }
 
 HAK_API void *reallocarray(void *ptr, size_t count, size_t size) {
@@ -34,7 +45,7 @@ HAK_API void *reallocarray(void *ptr, size_t count, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    return hak_front_realloc(ptr, total, HAK_CALLER_SITE(), HAK_FOREIGN_LIBC);
+    return hak_front_realloc(ptr, total, HAK_CALLER_SITE(), HAK_FREE_LIBC);
 }
 
 HAK_API int posix_memalign(void **out, size_t alignment, size_t size) {
@@ -104,4 +115,26 @@ HAK_API size_t malloc_usable_size(void *ptr) {
         return 0;
     size_t n = hak_front_usable_size(ptr);
     return n || HAK_FRONT_IN_SMALL_HEAP(ptr) ? n : libc_usable_size(ptr);
+}
+
+/* glibc's introspection and tuning, answered by hakmem (core/stats.c says what each field
+ * and parameter means here). */
+HAK_API struct mallinfo2 mallinfo2(void) {
+    return hak_mallinfo2();
+}
+
+HAK_API struct mallinfo mallinfo(void) {
+    return hak_mallinfo();
+}
+
+HAK_API void malloc_stats(void) {
+    hak_counters_print(2);
+}
+
+HAK_API int malloc_info(int options, FILE *fp) {
+    return hak_malloc_info(options, fp);
+}
+
+HAK_API int mallopt(int param, int value) {
+    return hak_mallopt(param, value);
 }

@@ -71,6 +71,7 @@
  * for reuse, resident or not. */
 #define HAK_GAUGE_LIST(X)                                                                     \
     X(live_large_bytes, "bytes of large blocks in use (their mappings or C-library blocks)")  \
+    X(live_large_blocks, "large blocks in use")                                               \
     X(live_slab_bytes, "bytes of slabs handed to threads (64 KiB each)")                      \
     X(retained_bigcache_bytes, "resident bytes of freed large mappings kept in BigCache")     \
     X(retained_batch_bytes, "resident bytes of freed large ranges in the batch, not purged")  \

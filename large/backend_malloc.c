@@ -51,6 +51,7 @@ void *hak_large_malloc_realloc(hak_large_hdr *h, size_t size) {
         return NULL;
     }
     HAK_GAUGE_ADD(live_large_bytes, -(int64_t)old_total);
+    HAK_GAUGE_ADD(live_large_blocks, -1); /* hak_large_hdr_init counts the moved block */
     hak_large_hdr_init(base + off, base, size + off, HAK_BACKEND_MALLOC, site, 0);
     return base + off;
 }

@@ -215,6 +215,7 @@ void *hak_large_mmap_realloc(hak_large_hdr *h, size_t size) {
      * mode's. */
     hak_numa_replace(base, total);
     HAK_GAUGE_ADD(live_large_bytes, -(int64_t)old_total);
+    HAK_GAUGE_ADD(live_large_blocks, -1); /* hak_large_hdr_init counts the moved block */
     hak_large_hdr_init(base + off, base, total, HAK_BACKEND_MMAP, site, HAK_LARGE_ONE_MAPPING);
     return base + off;
 }

@@ -18,6 +18,7 @@ void hak_large_hdr_init(char *user, char *base, size_t total, hak_large_backend 
     h->node.next = NULL;
     h->node.key = (uintptr_t)user;
     h->node.kind = HAK_BLOCK_LARGE;
+    h->node.family = HAK_FAMILY_UNKNOWN;
     h->node.aux = (uint32_t)backend;
     h->magic = HAK_LARGE_MAGIC ^ (uintptr_t)user;
     h->base = base;
@@ -26,6 +27,7 @@ void hak_large_hdr_init(char *user, char *base, size_t total, hak_large_backend 
     h->flags = flags;
     hak_map_block_insert(&h->node);
     HAK_GAUGE_ADD(live_large_bytes, total);
+    HAK_GAUGE_ADD(live_large_blocks, 1);
 }
 
 /* The backend for this request: the kill switch, else the large slot's policy. */
@@ -61,6 +63,7 @@ void hak_large_free(hak_map_block *b) {
     hak_large_hdr *h = checked_header(b);
     HAK_COUNT(large_free);
     HAK_GAUGE_ADD(live_large_bytes, -(int64_t)h->total);
+    HAK_GAUGE_ADD(live_large_blocks, -1);
     h->magic = 0;
     if (h->node.aux == HAK_BACKEND_MMAP)
         hak_large_mmap_free(h);

@@ -13,9 +13,14 @@ _Static_assert(HAK_TINY_MAX_SIZE == HAK_SMALL_MAX, "tiny serves every small requ
 
 HAK_TLS hak_tiny_cache hak_tiny_tls;
 uint32_t hak_tiny_limit[HAK_TINY_CLASSES];
+const unsigned hak_tiny_class_count = HAK_TINY_CLASSES;
 
 void *hak_tiny_alloc(size_t size) {
     return hak_tiny_alloc_fast(size);
+}
+
+void *hak_tiny_alloc_cached(size_t size) {
+    return hak_tiny_pop(size);
 }
 
 void hak_tiny_free(void *p, void *slab) {
@@ -57,6 +62,11 @@ static void tiny_init(void) {
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++) {
         uint64_t n = bytes / hak_tiny_class_size[c];
         hak_tiny_limit[c] = (uint32_t)(n < 16 ? 16 : n > 1024 ? 1024 : n);
+        /* The heap profile counts the bytes of every small request in the slow path
+         * (core/prof.h): with a limit of 0, refills hand out one block and every free
+         * flushes, so no block is handed out twice without passing there. */
+        if (hak_option(HAK_OPT_PROF_SAMPLE_BYTES) > 0)
+            hak_tiny_limit[c] = 0;
     }
     hak_tiny_heaps_init();
 }

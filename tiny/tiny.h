@@ -1,6 +1,6 @@
 /* Tiny room: small blocks (up to 32 KiB) from per-thread free lists (tls_sll) in front of
  * per-slab free lists. The fast paths are here, inline; libhakmem.so inlines them into
- * malloc and free, static builds call hak_tiny_alloc / hak_tiny_free.
+ * malloc and free, static builds call hak_tiny_alloc_cached / hak_tiny_free.
  *
  *   alloc hit: size -> class (one table load), pop from the thread's list. No lock, no
  *              atomic, no indirect call, no counter.
@@ -119,7 +119,8 @@ HAK_INLINE void hak_tiny_free_fast(void *p, void *slab) {
 }
 
 /* Out-of-line entry points for core (weak references in core/components.h). */
-void  *hak_tiny_alloc(size_t size);
+void  *hak_tiny_alloc(size_t size);        /* refills on a miss */
+void  *hak_tiny_alloc_cached(size_t size); /* NULL on a miss (the caller's slow path refills) */
 void  *hak_tiny_alloc_aligned(size_t size, size_t alignment);
 void   hak_tiny_free(void *p, void *slab);
 size_t hak_tiny_usable_size(const void *p, void *slab);

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +33,20 @@ void  *hak_realloc(void *ptr, size_t size);
 void  *hak_aligned_alloc(size_t alignment, size_t size);   /* alignment: power of two */
 int    hak_posix_memalign(void **out, size_t alignment, size_t size); /* 0, EINVAL or ENOMEM */
 size_t hak_usable_size(const void *ptr);                      /* 0 for NULL or foreign */
+/* C23's free_sized and free_aligned_sized: size (and alignment) as given at allocation.
+ * With the option core.check_free, a size above the block's, or an alignment the pointer
+ * lacks, is reported like a misuse. */
+void   hak_free_sized(void *ptr, size_t size);
+void   hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+
+/* ---- C++ -------------------------------------------------------------------------------
+ * What operator new and delete call (libhakmem.so exports the operators themselves; for a
+ * static link, include <hakmem/new_delete.hpp> in one source file). hak_new returns NULL on
+ * failure (the operator runs the new-handler loop and throws); alignment 0 or up to 16:
+ * the default. hak_delete: size and alignment 0 when not known. With core.check_free, a
+ * large block freed by another family (new[] then delete, new then free) is reported. */
+void  *hak_new(size_t size, size_t alignment, int array);
+void   hak_delete(void *ptr, size_t size, size_t alignment, int array);
 
 /* ---- memory return ---------------------------------------------------------------------
  * Freed memory goes back to the OS on its own: what stays unused past a delay
@@ -81,6 +96,27 @@ typedef struct hak_counter_value {
 size_t hak_counters_snapshot(hak_counter_value *out, size_t max);
 int    hak_counter_get(const char *name, uint64_t *value); /* 0 ok, -1 unknown name */
 void   hak_counters_print(int fd);                         /* what HAKMEM_STATS=1 prints */
+/* Everything as one JSON object (what HAKMEM_STATS=json prints): every counter and gauge,
+ * the live/retained/kept bytes per room, the options in force. Writes at most len bytes
+ * (NUL included) like snprintf; returns the length of the whole text. */
+size_t hak_stats_json(char *buf, size_t len);
+
+/* ---- glibc's extensions ----------------------------------------------------------------
+ * libhakmem.so exports mallinfo2, mallinfo, malloc_stats, malloc_info and mallopt with
+ * these answers (docs/API_SURFACE.md). struct mallinfo2 is <malloc.h>'s. */
+struct mallinfo2;
+struct mallinfo;
+struct mallinfo2 hak_mallinfo2(void);
+struct mallinfo  hak_mallinfo(void);      /* each field saturates at INT_MAX */
+int    hak_malloc_info(int options, FILE *fp); /* options must be 0: else -1, errno EINVAL */
+int    hak_mallopt(int param, int value);      /* 1 accepted, 0 refused (glibc's values) */
+
+/* ---- heap profile ----------------------------------------------------------------------
+ * With prof.sample_bytes=N (HAKMEM_PROF_SAMPLE_BYTES, set at start-up), one block per N
+ * bytes allocated is sampled and its call site recorded; the top sites by bytes live and by
+ * bytes allocated are printed at exit (prof.format text or json) and on request. */
+void   hak_prof_print(int fd);
+size_t hak_prof_json(char *buf, size_t len); /* like hak_stats_json */
 
 /* ---- policy registry -------------------------------------------------------------------
  * A policy is a vtable with a name. Each slot holds the active policy of one decision
