@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/test_util.h"
+#include "counters/counters.h"
 #include "hakmem/hakmem.h"
 #include "shim/hak_test.h"
 
@@ -625,4 +626,237 @@ HAK_TEST(Preload, BadEnvValueOneLine) {
     HAK_EXPECT(strstr(pre.err, "bogus") != NULL);
     hak_proc_free(&plain);
     hak_proc_free(&pre);
+}
+
+/* ---- the surface beyond malloc/free: glibc's extensions, C23, C++, stats, heap profile -- */
+
+static int contains(const char *s, const char *what) {
+    return s && strstr(s, what) != NULL;
+}
+
+/* A run that must abort with hakmem's report naming `what`. */
+static int aborted_with(const hak_proc *p, const char *what, const char *label) {
+    if (p->signaled && p->signo == SIGABRT && contains(p->err, what))
+        return 1;
+    char d[64];
+    hak_test_note("%s: %s, stderr '%.300s' (expected an abort naming '%s')", label,
+                  hak_proc_describe(p, d, sizeof d), p->err ? p->err : "", what);
+    return 0;
+}
+
+/* Writes text to a temporary file and runs argv_head... on it (python3 -m json.tool FILE,
+ * xmllint --noout FILE); 1 when that exits 0. */
+static int tool_accepts(const char *tool, const char *arg1, const char *arg2, const char *text,
+                        size_t len) {
+    char path[] = "/tmp/hak_surface_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return 0;
+    hak_write_all(fd, text, len);
+    close(fd);
+    const char *argv[] = {tool, arg1, arg2, path, NULL};
+    if (!arg2) {
+        argv[2] = path;
+        argv[3] = NULL;
+    }
+    hak_proc p;
+    int ok = hak_run(argv, NULL, NULL, HANG_GUARD_S, &p) == 0 && p.exited && p.exit_code == 0;
+    if (!ok)
+        hak_test_note("%s rejected %s: %.300s", tool, path, p.err ? p.err : "");
+    else
+        unlink(path);
+    hak_proc_free(&p);
+    return ok;
+}
+
+/* mallopt answers as glibc does, malloc_info refuses options as glibc does, mallinfo2
+ * moves with large and small blocks under both; malloc_info's XML parses; free_sized and
+ * free_aligned_sized (which glibc 2.36 lacks) are hakmem's. */
+HAK_TEST(Preload, GlibcExtensionsAnsweredByHakmem) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    char xml[] = "/tmp/hak_malloc_info_XXXXXX";
+    int fd = mkstemp(xml);
+    HAK_ASSERT(fd >= 0);
+    close(fd);
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_preload_surface", "report", xml, NULL};
+    hak_proc plain, pre;
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 0, NULL), NULL, HANG_GUARD_S, &plain), 0);
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 1, NULL), NULL, HANG_GUARD_S, &pre), 0);
+    HAK_EXPECT(ran_ok(&plain, "surface (plain)") && ran_ok(&pre, "surface (LD_PRELOAD)"));
+    HAK_EXPECT(same_output(&plain, &pre, "surface"));
+    HAK_EXPECT(!contains(pre.out, ": no"));
+    HAK_EXPECT(contains(pre.out, "mallinfo2 sees a 10 MiB block: yes"));
+    HAK_EXPECT(contains(pre.err, "free_sized: called"));
+    /* malloc_stats printed hakmem's counters (the preloaded run's exit report does too:
+     * two reports). */
+    const char *first = strstr(pre.err, "[hakmem] counters");
+    HAK_EXPECT(first && strstr(first + 1, "[hakmem] counters"));
+    FILE *f = fopen(xml, "r");
+    HAK_ASSERT(f != NULL);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    HAK_EXPECT(contains(text, "<malloc version=\"hakmem-"));
+    HAK_EXPECT(contains(text, "<counter name=\"os_mmap\""));
+    HAK_EXPECT(contains(text, "<option name=\"large.policy\""));
+    if (access("/usr/bin/xmllint", X_OK) == 0)
+        HAK_EXPECT(tool_accepts("xmllint", "--noout", NULL, text, n));
+    HAK_EXPECT(tool_accepts("python3", "-c",
+                            "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])",
+                            text, n));
+    unlink(xml);
+    hak_proc_free(&plain);
+    hak_proc_free(&pre);
+}
+
+static void misuse_case(const char *prog, const char *mode, const char *what, int checked) {
+    const char *argv[] = {prog, mode, NULL};
+    const char *env[] = {"LD_PRELOAD=" SO, checked ? "HAKMEM_CORE_CHECK_FREE=1" : NULL, NULL};
+    hak_proc p;
+    HAK_ASSERT_EQ(hak_run(argv, env, NULL, HANG_GUARD_S, &p), 0);
+    char label[160];
+    snprintf(label, sizeof label, "%s %s (core.check_free=%d)", prog, mode, checked);
+    if (checked)
+        HAK_EXPECT(aborted_with(&p, what, label));
+    else
+        HAK_EXPECT(ran_ok(&p, label) && contains(p.out, "not reported"));
+    hak_proc_free(&p);
+}
+
+/* free_sized with a size above the block's, free_aligned_sized with an alignment the block
+ * lacks: reported under core.check_free, freed as given without it. */
+HAK_TEST(Preload, SizedFreeMistakesReportedWhenChecked) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *prog = HAKMEM_TEST_BIN_DIR "/hak_preload_surface";
+    misuse_case(prog, "wrong-size", "(a wrong size)", 1);
+    misuse_case(prog, "wrong-size", NULL, 0);
+    misuse_case(prog, "wrong-align", "(a wrong alignment)", 1);
+    misuse_case(prog, "wrong-align", NULL, 0);
+}
+
+/* Every operator form, bad_alloc for an impossible size, the new-handler loop: the same
+ * output under glibc+libstdc++, under the preload (whose operators are libhakmem.so's) and
+ * linked statically with <hakmem/new_delete.hpp>. */
+HAK_TEST(Preload, CxxEveryOperatorForm) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_cxx_operators", NULL};
+    const char *sargv[] = {HAKMEM_TEST_BIN_DIR "/hak_cxx_operators_static", NULL};
+    hak_proc plain, pre, stat;
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 0, NULL), NULL, HANG_GUARD_S, &plain), 0);
+    HAK_ASSERT_EQ(hak_run(argv, env_with(NULL, 1, NULL), NULL, HANG_GUARD_S, &pre), 0);
+    HAK_ASSERT_EQ(hak_run(sargv, env_with(NULL, 0, NULL), NULL, HANG_GUARD_S, &stat), 0);
+    HAK_EXPECT(ran_ok(&plain, "operators (plain)") && ran_ok(&pre, "operators (LD_PRELOAD)") &&
+               ran_ok(&stat, "operators (static)"));
+    HAK_EXPECT(same_output(&plain, &pre, "operators (LD_PRELOAD)"));
+    HAK_EXPECT(same_output(&plain, &stat, "operators (static)"));
+    HAK_EXPECT(contains(plain.out, "every form: ok"));
+    HAK_EXPECT(contains(plain.out, "the new-handler ran 1 time(s), then bad_alloc"));
+    HAK_EXPECT(contains(pre.err, "operator new is in") && contains(pre.err, "libhakmem"));
+    HAK_EXPECT(contains(stat.err, "hak_cxx_operators_static"));
+    hak_proc_free(&plain);
+    hak_proc_free(&pre);
+    hak_proc_free(&stat);
+}
+
+/* new[] then delete, new then free, malloc then delete, a sized delete with a wrong size:
+ * reported under core.check_free for blocks above the small maximum, unseen without it. */
+HAK_TEST(Preload, CxxMismatchReportedWhenChecked) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *prog = HAKMEM_TEST_BIN_DIR "/hak_cxx_operators";
+    misuse_case(prog, "array-scalar", "delete(", 1);
+    misuse_case(prog, "array-scalar", "made by new[]", 1);
+    misuse_case(prog, "new-free", "free(", 1);
+    misuse_case(prog, "malloc-delete", "made by malloc", 1);
+    misuse_case(prog, "wrong-size", "(a wrong size)", 1);
+    misuse_case(prog, "array-scalar", NULL, 0);
+    misuse_case(prog, "wrong-size", NULL, 0);
+    /* Static: the header's operators carry the family too. */
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_cxx_operators_static", "array-scalar", NULL};
+    const char *env[] = {"HAKMEM_CORE_CHECK_FREE=1", NULL};
+    hak_proc p;
+    HAK_ASSERT_EQ(hak_run(argv, env, NULL, HANG_GUARD_S, &p), 0);
+    HAK_EXPECT(aborted_with(&p, "made by new[]", "static array-scalar"));
+    hak_proc_free(&p);
+}
+
+/* HAKMEM_STATS=json: one JSON object that python's parser accepts, naming every counter
+ * and gauge of hak_counters_snapshot. */
+HAK_TEST(Preload, StatsJsonNamesEveryCounter) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    char *true_prog = need_program("true");
+    if (!true_prog)
+        HAK_SKIP("true not installed");
+    const char *argv[] = {true_prog, NULL};
+    const char *env[] = {"LD_PRELOAD=" SO, "HAKMEM_STATS=json", NULL};
+    hak_proc p;
+    HAK_ASSERT_EQ(hak_run(argv, env, NULL, HANG_GUARD_S, &p), 0);
+    HAK_EXPECT(ran_ok(&p, "true with HAKMEM_STATS=json"));
+    HAK_EXPECT(tool_accepts("python3", "-m", "json.tool", p.err, p.err_len));
+    hak_counter_value all[256];
+    size_t n = hak_counters_snapshot(all, 256);
+    HAK_ASSERT(n <= 256);
+    for (size_t i = 0; i < n; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "\"%s\": ", all[i].name);
+        if (!contains(p.err, key)) {
+            hak_test_note("%s missing from the JSON", all[i].name);
+            HAK_EXPECT(0);
+        }
+    }
+    HAK_EXPECT(contains(p.err, "\"rooms\"") && contains(p.err, "\"options\""));
+    HAK_EXPECT(contains(p.err, "\"large.purge_delay_ms\": \"1000\""));
+    hak_proc_free(&p);
+    free(true_prog);
+}
+
+/* Two call sites hold 10 MiB and 1 MiB, a third allocated 32 MiB and freed it: the heap
+ * profile ranks them so by bytes live (then allocated), with their function names, as
+ * JSON at exit under the preload and from hak_prof_json in a static link. */
+static void check_profile(const char *json, size_t len, const char *label) {
+    HAK_EXPECT(tool_accepts("python3", "-m", "json.tool", json, len));
+    const char *ten = strstr(json, "\"function\": \"hold_ten_mib\"");
+    const char *one = strstr(json, "\"function\": \"hold_one_mib\"");
+    const char *churn = strstr(json, "\"function\": \"churn_32_mib\"");
+    if (!(ten && one && churn && ten < one && one < churn)) {
+        hak_test_note("%s: sites out of order or missing: %.1200s", label, json);
+        HAK_EXPECT(0);
+    }
+}
+
+HAK_TEST(Preload, HeapProfileRanksCallSites) {
+    if (!so_exists())
+        HAK_SKIP("libhakmem.so not built");
+    const char *argv[] = {HAKMEM_TEST_BIN_DIR "/hak_prof_sites", NULL};
+    const char *env[] = {"LD_PRELOAD=" SO, "HAKMEM_PROF_SAMPLE_BYTES=32768",
+                         "HAKMEM_PROF_FORMAT=json", NULL};
+    hak_proc p;
+    HAK_ASSERT_EQ(hak_run(argv, env, NULL, HANG_GUARD_S, &p), 0);
+    HAK_EXPECT(ran_ok(&p, "profile (LD_PRELOAD)"));
+    check_profile(p.err ? p.err : "", p.err_len, "LD_PRELOAD");
+    hak_proc_free(&p);
+
+    /* The text form: the allocated ranking puts the churn first. */
+    const char *tenv[] = {"LD_PRELOAD=" SO, "HAKMEM_PROF_SAMPLE_BYTES=32768", NULL};
+    HAK_ASSERT_EQ(hak_run(argv, tenv, NULL, HANG_GUARD_S, &p), 0);
+    const char *by_alloc = p.err ? strstr(p.err, "by bytes allocated") : NULL;
+    HAK_EXPECT(by_alloc != NULL);
+    if (by_alloc) {
+        const char *churn = strstr(by_alloc, "churn_32_mib+0x");
+        const char *ten = strstr(by_alloc, "hold_ten_mib+0x");
+        HAK_EXPECT(churn && ten && churn < ten);
+    }
+    hak_proc_free(&p);
+
+    const char *sargv[] = {HAKMEM_TEST_BIN_DIR "/hak_prof_sites_static", NULL};
+    const char *senv[] = {"HAKMEM_PROF_SAMPLE_BYTES=32768", NULL};
+    HAK_ASSERT_EQ(hak_run(sargv, senv, NULL, HANG_GUARD_S, &p), 0);
+    HAK_EXPECT(ran_ok(&p, "profile (static)"));
+    check_profile(p.out ? p.out : "", p.out_len, "static");
+    hak_proc_free(&p);
 }
