@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake make gcc g++ pkg-config libgtest-dev libbenchmark-dev libnuma-dev
-          python3 git perl coreutils valgrind gnuplot-nox strace
+          python3 git perl coreutils valgrind gnuplot-nox strace libxml2-utils
           libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4)
 
 missing=()
