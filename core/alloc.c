@@ -94,7 +94,8 @@ HAK_NOINLINE void hak_front_free_slow(void *p, int mode) {
     if (hak_likely(b != NULL)) {
         /* Set only under core.check_free: a block of one family freed by another. */
         unsigned family = HAK_FREE_FAMILY(mode);
-        if (hak_unlikely(b->family != family) && b->family && family)
+        if (hak_unlikely(b->family != family) && b->family && family &&
+            hak_option(HAK_OPT_CORE_CHECK_FREE))
             hak_misuse("%s(%p): the block was made by %s", family_name(family, 1), p,
                        family_name(b->family, 0));
         if (hak_unlikely(hak_prof_active))
@@ -174,15 +175,19 @@ void *hak_front_realloc(void *p, size_t size, uintptr_t site, int mode) {
         errno = EINVAL;
         return NULL;
     }
-    if (b && hak_unlikely(b->family > HAK_FAMILY_MALLOC))
+    if (b && hak_unlikely(b->family > HAK_FAMILY_MALLOC) && hak_option(HAK_OPT_CORE_CHECK_FREE))
         hak_misuse("realloc(%p): the block was made by %s", p, family_name(b->family, 0));
     if (b && b->kind == HAK_BLOCK_LARGE) {
+        /* To the profile a large realloc is a free and an allocation of the new size: the
+         * old sample goes first, before another thread can be handed the address. */
+        if (hak_unlikely(hak_prof_active))
+            hak_prof_forget(p);
         void *q = hak_large_realloc(b, size, site);
         if (q) {
-            /* A moved block has a new header: its sample (if any) and family are gone. */
-            if (q != p && hak_unlikely(hak_prof_active))
-                hak_prof_forget(p);
-            if (q != p && hak_unlikely(hak_option(HAK_OPT_CORE_CHECK_FREE)))
+            if (hak_unlikely(hak_prof_active) && hak_prof_tick(size))
+                hak_prof_record(q, size, site);
+            /* Moved or grown in place, the block has a new header: the family is gone. */
+            if (hak_unlikely(hak_option(HAK_OPT_CORE_CHECK_FREE)))
                 set_family(q, HAK_FAMILY_MALLOC);
             return q;
         }
@@ -244,14 +249,13 @@ HAK_API void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
     hak_front_free_sized(ptr, size, alignment, HAK_FREE_REPORT, "hak_free_aligned_sized");
 }
 
-HAK_API void *hak_new(size_t size, size_t alignment, int array) {
+HAK_API void *hak_new(size_t size, size_t alignment, int array, const void *site) {
     unsigned flags = HAK_ALLOC_FAMILY(array ? HAK_FAMILY_NEW_ARRAY : HAK_FAMILY_NEW);
+    uintptr_t at = site ? (uintptr_t)site : HAK_CALLER_SITE();
     if (alignment > HAK_MIN_ALIGN)
-        return HAK_IS_POW2(alignment) ? hak_front_alloc_slow(size, alignment, HAK_CALLER_SITE(),
-                                                             flags)
-                                      : NULL;
+        return HAK_IS_POW2(alignment) ? hak_front_alloc_slow(size, alignment, at, flags) : NULL;
     void *p = hak_front_malloc_fast(size);
-    return hak_likely(p != NULL) ? p : hak_front_alloc_slow(size, 0, HAK_CALLER_SITE(), flags);
+    return hak_likely(p != NULL) ? p : hak_front_alloc_slow(size, 0, at, flags);
 }
 
 HAK_API void hak_delete(void *ptr, size_t size, size_t alignment, int array) {

@@ -1,6 +1,7 @@
 #include "core/emit.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "counters/counters.h"
@@ -13,7 +14,7 @@ void hak_emitf(hak_emit *e, const char *fmt, ...) {
         if (n > 0)
             e->len += (size_t)n;
     } else if (e->fd >= 0) {
-        char line[512];
+        char line[4096]; /* a longer piece is cut: every caller emits a line or less */
         int n = vsnprintf(line, sizeof line, fmt, ap);
         if (n > 0) {
             size_t w = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
@@ -29,25 +30,65 @@ void hak_emitf(hak_emit *e, const char *fmt, ...) {
     va_end(ap);
 }
 
-void hak_emit_json_string(hak_emit *e, const char *s) {
+/* Appends s with the characters that need it replaced by rep(c) (NULL: kept), in chunks:
+ * no allocation. */
+static void emit_escaped(hak_emit *e, const char *s, const char *(*rep)(unsigned char, char *)) {
     char chunk[128];
     size_t k = 0;
     for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (k + 8 > sizeof chunk) {
+        char tmp[8];
+        const char *r = rep((unsigned char)*s, tmp);
+        size_t n = r ? strlen(r) : 1;
+        if (k + n + 1 > sizeof chunk) {
             chunk[k] = '\0';
             hak_emitf(e, "%s", chunk);
             k = 0;
         }
-        if (c == '"' || c == '\\') {
-            chunk[k++] = '\\';
-            chunk[k++] = (char)c;
-        } else if (c < 0x20) {
-            k += (size_t)snprintf(chunk + k, sizeof chunk - k, "\\u%04x", c);
+        if (r) {
+            memcpy(chunk + k, r, n);
+            k += n;
         } else {
-            chunk[k++] = (char)c;
+            chunk[k++] = *s;
         }
     }
     chunk[k] = '\0';
     hak_emitf(e, "%s", chunk);
+}
+
+/* JSON: quotes, backslashes and control characters escaped; bytes above 0x7f as \u00XX
+ * (what a path or symbol holds need not be UTF-8, and the output must parse). */
+static const char *json_rep(unsigned char c, char *tmp) {
+    if (c == '"')
+        return "\\\"";
+    if (c == '\\')
+        return "\\\\";
+    if (c < 0x20 || c > 0x7e) {
+        snprintf(tmp, 8, "\\u%04x", c);
+        return tmp;
+    }
+    return NULL;
+}
+
+static const char *xml_rep(unsigned char c, char *tmp) {
+    switch (c) {
+    case '<': return "&lt;";
+    case '>': return "&gt;";
+    case '&': return "&amp;";
+    case '"': return "&quot;";
+    case '\'': return "&apos;";
+    default:
+        if (c < 0x20 || c > 0x7e) {
+            snprintf(tmp, 8, "&#%u;", c);
+            return tmp;
+        }
+        return NULL;
+    }
+}
+
+void hak_emit_json_string(hak_emit *e, const char *s) {
+    emit_escaped(e, s, json_rep);
+}
+
+void hak_emit_xml_string(hak_emit *e, const char *s) {
+    emit_escaped(e, s, xml_rep);
 }

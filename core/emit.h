@@ -33,8 +33,8 @@ static inline hak_emit hak_emit_file(FILE *fp) {
 }
 
 void hak_emitf(hak_emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as the inside of a JSON string (quotes and control characters escaped); XML-safe too
- * for the names hakmem emits (no '<', '>' or '&' appear in them). */
+/* s as the inside of a JSON string, or of an XML attribute value, escaped. */
 void hak_emit_json_string(hak_emit *e, const char *s);
+void hak_emit_xml_string(hak_emit *e, const char *s);
 
 #endif

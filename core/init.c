@@ -53,6 +53,7 @@ int hak_components_present(const hak_component **out) {
  * prepare goes from the top room down and ends with core's own locks; parent releases in
  * the reverse order. */
 static void fork_prepare(void) {
+    hak_prof_fork_prepare(); /* the front door's, first: no room lock is held under it */
     const hak_component *c[HAK_COMPONENTS_MAX + 1];
     for (int i = hak_components_present(c) - 1; i >= 0; i--)
         if (c[i]->fork_prepare)
@@ -69,6 +70,7 @@ static void fork_parent(void) {
     for (int i = 0; c[i]; i++)
         if (c[i]->fork_parent)
             c[i]->fork_parent();
+    hak_prof_fork_release();
 }
 
 static void fork_child(void) {
@@ -80,6 +82,7 @@ static void fork_child(void) {
     for (int i = 0; c[i]; i++)
         if (c[i]->fork_child)
             c[i]->fork_child();
+    hak_prof_fork_release();
 }
 
 static void do_init(void) {

@@ -16,9 +16,9 @@
       "after reporting a misuse (foreign pointer, double free, pointer into a block): abort or ignore")\
     X(CORE_CHECK_FREE, "core.check_free", BOOL, "0", NULL, 0, 1, 1, "HAKMEM_CORE_CHECK_FREE",  \
       NULL,                                                                                   \
-      "check what a free is told: the size and alignment given to free_sized, "             \
-      "free_aligned_sized and sized or aligned delete, and the family (malloc, new, new[]) "  \
-      "that made a large block; a mismatch is reported, then core.foreign_free")            \
+      "check what a free is told: a size above the block's or an alignment it lacks given "  \
+      "to free_sized, free_aligned_sized or sized/aligned delete, and the family (malloc, "   \
+      "new, new[]) that made a large block; a mismatch is reported, then core.foreign_free") \
     X(PROF_SAMPLE_BYTES, "prof.sample_bytes", SIZE, "0", NULL, 0, 1073741824LL, 0,            \
       "HAKMEM_PROF_SAMPLE_BYTES", NULL,                                                       \
       "heap profile: one block sampled per this many bytes allocated on average, its call "   \

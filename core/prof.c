@@ -11,6 +11,7 @@
 #include "core/lock.h"
 #include "core/options.h"
 #include "core/os.h"
+#include "counters/counters.h"
 #include "hakmem/hakmem.h"
 
 int hak_prof_active;
@@ -18,9 +19,11 @@ static int64_t mean_bytes;
 
 /* Per call site: what its sampled blocks stand for (estimates, in bytes and blocks). */
 typedef struct site_rec {
-    uintptr_t site; /* 0: empty slot */
+    uintptr_t site; /* 0: empty slot; OTHER_SITE: the sites that found the table full */
     double live_bytes, live_blocks, alloc_bytes, alloc_blocks;
 } site_rec;
+
+#define OTHER_SITE ((uintptr_t)1)
 
 /* A sampled block that is still live. */
 typedef struct sample_rec {
@@ -29,13 +32,20 @@ typedef struct sample_rec {
     double bytes, blocks;
 } sample_rec;
 
-#define SITE_CAP   8192u  /* call sites; more are folded into the last one seen (counted) */
-#define SAMPLE_CAP 65536u /* live samples; past it a sample is dropped (counted) */
+/* Both tables are open-addressed and kept at most half full. Call sites past SITE_CAP / 2
+ * share one record (OTHER_SITE, slot OTHER_SLOT); samples past SAMPLE_CAP / 2 are dropped.
+ * Both are counted and printed. */
+#define SITE_CAP   8192u
+#define OTHER_SLOT SITE_CAP /* one record past the table */
+#define SAMPLE_CAP 65536u
 
+/* prof_lock guards the tables; nothing else is locked under it (the thread's counters are
+ * registered before it is taken: registering may allocate). report_lock orders reports. */
 static hak_lock prof_lock = HAK_LOCK_INIT;
+static hak_lock report_lock = HAK_LOCK_INIT;
 static site_rec *sites;
 static sample_rec *samples;
-static size_t live_samples, dropped_samples, dropped_sites;
+static size_t live_samples, dropped_samples, sites_used, folded_sites;
 
 static HAK_TLS int64_t bytes_left; /* until this thread's next sample */
 static HAK_TLS uint64_t rng;
@@ -79,15 +89,17 @@ static size_t hash_ptr(uintptr_t v, size_t cap) {
     return (size_t)v & (cap - 1);
 }
 
+#define SITES_BYTES ((SITE_CAP + 1) * sizeof(site_rec))
+
 /* Under the lock. */
 static int tables_ready(void) {
     if (samples)
         return 1;
-    sites = hak_os_map(HAK_ALIGN_UP(SITE_CAP * sizeof(site_rec), hak_os_page_size()));
+    sites = hak_os_map(HAK_ALIGN_UP(SITES_BYTES, hak_os_page_size()));
     samples = hak_os_map(HAK_ALIGN_UP(SAMPLE_CAP * sizeof(sample_rec), hak_os_page_size()));
     if (!sites || !samples) {
         if (sites)
-            hak_os_unmap(sites, HAK_ALIGN_UP(SITE_CAP * sizeof(site_rec), hak_os_page_size()));
+            hak_os_unmap(sites, HAK_ALIGN_UP(SITES_BYTES, hak_os_page_size()));
         if (samples)
             hak_os_unmap(samples,
                          HAK_ALIGN_UP(SAMPLE_CAP * sizeof(sample_rec), hak_os_page_size()));
@@ -95,25 +107,24 @@ static int tables_ready(void) {
         samples = NULL;
         return 0;
     }
+    sites[OTHER_SLOT].site = OTHER_SITE;
     return 1;
 }
 
-/* Under the lock: the site's slot (found or claimed), or the last slot when the table is
- * full. */
+/* Under the lock: the site's slot, found or claimed; OTHER_SLOT when the table is half
+ * full and the site is new. */
 static uint32_t site_slot(uintptr_t site) {
     size_t i = hash_ptr(site, SITE_CAP);
-    for (size_t n = 0; n < SITE_CAP; n++, i = (i + 1) & (SITE_CAP - 1)) {
-        if (sites[i].site == site)
-            return (uint32_t)i;
-        if (!sites[i].site) {
-            /* Keep a slot free so that lookups of an unknown site end. */
-            if (n + 1 >= SITE_CAP)
-                break;
-            sites[i].site = site;
-            return (uint32_t)i;
-        }
+    while (sites[i].site && sites[i].site != site)
+        i = (i + 1) & (SITE_CAP - 1);
+    if (sites[i].site == site)
+        return (uint32_t)i;
+    if (sites_used >= SITE_CAP / 2) {
+        folded_sites++;
+        return OTHER_SLOT;
     }
-    dropped_sites++;
+    sites_used++;
+    sites[i].site = site;
     return (uint32_t)i;
 }
 
@@ -123,13 +134,14 @@ void hak_prof_record(const void *p, size_t size, uintptr_t site) {
      * s / that many bytes (the estimate is unbiased for every size). */
     double bytes = s / -expm1(-s / (double)mean_bytes);
     double blocks = bytes / s;
+    hak_counters_ensure_thread(); /* may allocate: not under the lock */
     hak_lock_acquire(&prof_lock);
     if (!tables_ready() || live_samples + 1 >= SAMPLE_CAP / 2) {
         dropped_samples++;
         hak_lock_release(&prof_lock);
         return;
     }
-    uint32_t si = site_slot(site ? site : 1);
+    uint32_t si = site_slot(site > OTHER_SITE ? site : OTHER_SITE + 1);
     sites[si].live_bytes += bytes;
     sites[si].live_blocks += blocks;
     sites[si].alloc_bytes += bytes;
@@ -178,30 +190,31 @@ void hak_prof_forget(const void *p) {
 
 #define TOP 20
 
-/* Indices of the top n sites by live (by_live; then by allocated) or allocated bytes,
- * largest first. */
+/* Whether site a ranks before site b: by live (then allocated) or by allocated bytes. */
+static int ranks_before(const site_rec *a, const site_rec *b, int by_live) {
+    if (by_live && a->live_bytes != b->live_bytes)
+        return a->live_bytes > b->live_bytes;
+    return a->alloc_bytes > b->alloc_bytes;
+}
+
+/* Indices of the top n sites (everything allocated counts, the folded record too), best
+ * first: one pass, each site inserted into the sorted top list. */
 static size_t top_sites(int by_live, uint32_t *out, size_t n) {
     size_t k = 0;
-    for (; k < n; k++) {
-        double best = 0, best2 = 0;
-        uint32_t at = UINT32_MAX;
-        for (uint32_t i = 0; i < SITE_CAP; i++) {
-            if (!sites[i].site || sites[i].alloc_bytes <= 0)
-                continue;
-            double v = by_live ? sites[i].live_bytes : sites[i].alloc_bytes;
-            double v2 = sites[i].alloc_bytes;
-            int taken = 0;
-            for (size_t j = 0; j < k; j++)
-                taken |= out[j] == i;
-            if (!taken && (at == UINT32_MAX || v > best || (v == best && v2 > best2))) {
-                best = v;
-                best2 = v2;
-                at = i;
-            }
-        }
-        if (at == UINT32_MAX)
-            break;
-        out[k] = at;
+    for (uint32_t i = 0; i <= OTHER_SLOT; i++) {
+        if (!sites[i].site || sites[i].alloc_bytes <= 0)
+            continue;
+        size_t at = k;
+        while (at > 0 && ranks_before(&sites[i], &sites[out[at - 1]], by_live))
+            at--;
+        if (at >= n)
+            continue;
+        size_t last = k < n ? k : n - 1;
+        for (size_t j = last; j > at; j--)
+            out[j] = out[j - 1];
+        out[at] = i;
+        if (k < n)
+            k++;
     }
     return k;
 }
@@ -209,7 +222,13 @@ static size_t top_sites(int by_live, uint32_t *out, size_t n) {
 static void emit_where(hak_emit *e, uintptr_t site, int json) {
     Dl_info info;
     memset(&info, 0, sizeof info);
-    int found = site > 1 && dladdr((void *)site, &info) != 0;
+    if (site == OTHER_SITE) {
+        hak_emitf(e, json ? "\"site\": \"other\", \"function\": \"(call sites past the table)\", "
+                            "\"offset\": 0, \"object\": \"\""
+                          : "(call sites past the table)");
+        return;
+    }
+    int found = dladdr((void *)site, &info) != 0;
     const char *fn = found && info.dli_sname ? info.dli_sname : NULL;
     uintptr_t off = fn ? site - (uintptr_t)info.dli_saddr
                        : found ? site - (uintptr_t)info.dli_fbase : site;
@@ -230,7 +249,7 @@ static void emit_where(hak_emit *e, uintptr_t site, int json) {
 /* What a report shows, copied under the lock: dladdr runs after it is released (it takes
  * the dynamic linker's lock, which a thread inside dlopen holds while it allocates). */
 typedef struct snapshot {
-    size_t live, dropped, n_live, n_alloc;
+    size_t live, dropped, folded, n_live, n_alloc;
     site_rec by_live[TOP * 5], by_alloc[TOP];
 } snapshot;
 
@@ -239,6 +258,7 @@ static void take_snapshot(snapshot *sn) {
     hak_lock_acquire(&prof_lock);
     sn->live = live_samples;
     sn->dropped = dropped_samples;
+    sn->folded = folded_sites;
     sn->n_live = samples ? top_sites(1, top, TOP * 5) : 0;
     for (size_t k = 0; k < sn->n_live; k++)
         sn->by_live[k] = sites[top[k]];
@@ -250,8 +270,8 @@ static void take_snapshot(snapshot *sn) {
 
 static void emit_text(hak_emit *e, const snapshot *sn) {
     hak_emitf(e, "[hakmem] heap profile: one sample per %lld bytes allocated on average; "
-                 "%zu samples live, %zu dropped\n",
-              (long long)mean_bytes, sn->live, sn->dropped);
+                 "%zu samples live, %zu dropped (table full), %zu call sites folded\n",
+              (long long)mean_bytes, sn->live, sn->dropped, sn->folded);
     for (int by_live = 1; by_live >= 0; by_live--) {
         hak_emitf(e, "[hakmem] top call sites by %s (estimated from the samples):\n",
                   by_live ? "bytes live" : "bytes allocated");
@@ -272,8 +292,8 @@ static void emit_text(hak_emit *e, const snapshot *sn) {
  * nothing live, by bytes allocated. */
 static void emit_json(hak_emit *e, const snapshot *sn) {
     hak_emitf(e, "{\"sample_bytes\": %lld, \"samples_live\": %zu, \"samples_dropped\": %zu, "
-                 "\"sites\": [",
-              (long long)mean_bytes, sn->live, sn->dropped);
+                 "\"sites_folded\": %zu, \"sites\": [",
+              (long long)mean_bytes, sn->live, sn->dropped, sn->folded);
     for (size_t k = 0; k < sn->n_live; k++) {
         const site_rec *s = &sn->by_live[k];
         hak_emitf(e, "%s\n  {", k ? "," : "");
@@ -293,7 +313,6 @@ static void report(hak_emit *e, int json) {
     }
     /* Static: a snapshot is 10 KiB, too much for the stack of a thread near its end. */
     static snapshot sn;
-    static hak_lock report_lock = HAK_LOCK_INIT;
     hak_lock_acquire(&report_lock);
     take_snapshot(&sn);
     if (json)
@@ -317,4 +336,16 @@ HAK_API size_t hak_prof_json(char *buf, size_t len) {
     hak_emit e = hak_emit_buffer(buf, len);
     report(&e, 1);
     return e.len;
+}
+
+void hak_prof_fork_prepare(void) {
+    hak_lock_acquire(&report_lock);
+    hak_lock_acquire(&prof_lock);
+}
+
+/* Both processes: in the child the holders are gone with their threads, and the tables are
+ * whole (no thread was inside them at the fork). */
+void hak_prof_fork_release(void) {
+    hak_lock_release(&prof_lock);
+    hak_lock_release(&report_lock);
 }

@@ -25,5 +25,9 @@ void hak_prof_record(const void *p, size_t size, uintptr_t site);
 void hak_prof_forget(const void *p);
 /* The exit report, per prof.format. */
 void hak_prof_report(int fd);
+/* Fork: the profile's locks are held across fork (its tables stay whole in the child) and
+ * released in both processes. */
+void hak_prof_fork_prepare(void);
+void hak_prof_fork_release(void);
 
 #endif

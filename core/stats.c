@@ -10,6 +10,7 @@
 #include "core/compiler.h"
 #include "core/emit.h"
 #include "core/init.h"
+#include "core/lock.h"
 #include "core/options.h"
 #include "core/purge.h"
 #include "counters/counters.h"
@@ -20,6 +21,7 @@
 
 static void emit_options(hak_emit *e, int json) {
     size_t n = hak_config_count();
+    int first = 1;
     for (size_t i = 0; i < n; i++) {
         hak_option_info info;
         char value[64];
@@ -27,14 +29,15 @@ static void emit_options(hak_emit *e, int json) {
             hak_config_get(info.key, value, sizeof value) != 0)
             continue;
         if (json) {
-            hak_emitf(e, "%s\n    \"%s\": \"", i ? "," : "", info.key);
+            hak_emitf(e, "%s\n    \"%s\": \"", first ? "" : ",", info.key);
             hak_emit_json_string(e, value);
             hak_emitf(e, "\"");
         } else {
             hak_emitf(e, "    <option name=\"%s\" value=\"", info.key);
-            hak_emit_json_string(e, value); /* names and values hold no XML metacharacters */
+            hak_emit_xml_string(e, value);
             hak_emitf(e, "\"/>\n");
         }
+        first = 0;
     }
 }
 
@@ -181,13 +184,22 @@ HAK_API int hak_malloc_info(int options, FILE *fp) {
 }
 
 /* M_TRIM_THRESHOLD and M_TOP_PAD together say how much free memory glibc keeps before it
- * trims: here, the resident bytes kept for reuse that are always allowed. */
-static size_t trim_threshold = 16u << 20, top_pad;
+ * trims: here, the resident bytes kept for reuse that are always allowed. The threshold
+ * starts as core.retain_min (whatever the environment set), the pad as 0. */
+static hak_lock mallopt_lock = HAK_LOCK_INIT;
+static int64_t trim_threshold = -1, top_pad;
 
-static void set_retain_min(void) {
+static void set_trim(int64_t *which, int value) {
+    if (value < 0)
+        return; /* glibc: "never trim"; hakmem keeps its budget */
+    hak_lock_acquire(&mallopt_lock);
+    if (trim_threshold < 0)
+        trim_threshold = hak_option(HAK_OPT_CORE_RETAIN_MIN);
+    *which = value;
     char v[32];
-    snprintf(v, sizeof v, "%zu", trim_threshold + top_pad);
+    snprintf(v, sizeof v, "%lld", (long long)(trim_threshold + top_pad));
     hak_config_set("core.retain_min", v);
+    hak_lock_release(&mallopt_lock);
 }
 
 /* glibc's return values (2.36, measured by tests/system/test_preload.c's mallopt case
@@ -197,16 +209,10 @@ HAK_API int hak_mallopt(int param, int value) {
     hak_init_ensure();
     switch (param) {
     case M_TRIM_THRESHOLD:
-        if (value >= 0) {
-            trim_threshold = (size_t)value;
-            set_retain_min();
-        }
+        set_trim(&trim_threshold, value);
         return 1;
     case M_TOP_PAD:
-        if (value >= 0) {
-            top_pad = (size_t)value;
-            set_retain_min();
-        }
+        set_trim(&top_pad, value);
         return 1;
     case M_MXFAST: /* tiny has no fast bins: checked as glibc does, then ignored */
         return value >= 0 && (size_t)value <= 80 * sizeof(size_t) / 4;

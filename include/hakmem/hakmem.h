@@ -43,9 +43,11 @@ void   hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
  * What operator new and delete call (libhakmem.so exports the operators themselves; for a
  * static link, include <hakmem/new_delete.hpp> in one source file). hak_new returns NULL on
  * failure (the operator runs the new-handler loop and throws); alignment 0 or up to 16:
- * the default. hak_delete: size and alignment 0 when not known. With core.check_free, a
- * large block freed by another family (new[] then delete, new then free) is reported. */
-void  *hak_new(size_t size, size_t alignment, int array);
+ * the default; site: the call site the heap profile and BigCache see (the operator's
+ * return address; NULL: hak_new's caller). hak_delete: size and alignment 0 when not
+ * known. With core.check_free, a large block freed by another family (new[] then delete,
+ * new then free) is reported. */
+void  *hak_new(size_t size, size_t alignment, int array, const void *site);
 void   hak_delete(void *ptr, size_t size, size_t alignment, int array);
 
 /* ---- memory return ---------------------------------------------------------------------
@@ -108,7 +110,8 @@ struct mallinfo2;
 struct mallinfo;
 struct mallinfo2 hak_mallinfo2(void);
 struct mallinfo  hak_mallinfo(void);      /* each field saturates at INT_MAX */
-int    hak_malloc_info(int options, FILE *fp); /* options must be 0: else -1, errno EINVAL */
+int    hak_malloc_info(int options, FILE *fp); /* 0; options other than 0: EINVAL (errno
+                                                  untouched, as glibc) */
 int    hak_mallopt(int param, int value);      /* 1 accepted, 0 refused (glibc's values) */
 
 /* ---- heap profile ----------------------------------------------------------------------

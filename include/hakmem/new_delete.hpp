@@ -12,11 +12,15 @@
 
 #include "hakmem/hakmem.h"
 
+// The caller of the operator: the call site the heap profile shows.
+#define HAKMEM_NEW_SITE __builtin_return_address(0)
+
 namespace hakmem_detail {
 
-inline void *new_loop(std::size_t size, std::size_t alignment, int array, bool nothrow) {
+inline void *new_loop(std::size_t size, std::size_t alignment, int array, bool nothrow,
+                      const void *site) {
     for (;;) {
-        if (void *p = hak_new(size, alignment, array))
+        if (void *p = hak_new(size, alignment, array, site))
             return p;
         std::new_handler handler = std::get_new_handler();
         if (!handler) {
@@ -38,13 +42,17 @@ inline void *new_loop(std::size_t size, std::size_t alignment, int array, bool n
 
 } // namespace hakmem_detail
 
-void *operator new(std::size_t n) { return hakmem_detail::new_loop(n, 0, 0, false); }
-void *operator new[](std::size_t n) { return hakmem_detail::new_loop(n, 0, 1, false); }
+void *operator new(std::size_t n) {
+    return hakmem_detail::new_loop(n, 0, 0, false, HAKMEM_NEW_SITE);
+}
+void *operator new[](std::size_t n) {
+    return hakmem_detail::new_loop(n, 0, 1, false, HAKMEM_NEW_SITE);
+}
 void *operator new(std::size_t n, const std::nothrow_t &) noexcept {
-    return hakmem_detail::new_loop(n, 0, 0, true);
+    return hakmem_detail::new_loop(n, 0, 0, true, HAKMEM_NEW_SITE);
 }
 void *operator new[](std::size_t n, const std::nothrow_t &) noexcept {
-    return hakmem_detail::new_loop(n, 0, 1, true);
+    return hakmem_detail::new_loop(n, 0, 1, true, HAKMEM_NEW_SITE);
 }
 void operator delete(void *p) noexcept { hak_delete(p, 0, 0, 0); }
 void operator delete[](void *p) noexcept { hak_delete(p, 0, 0, 1); }
@@ -58,16 +66,16 @@ void operator delete[](void *p, std::size_t n) noexcept { hak_delete(p, n, 0, 1)
 
 #if defined(__cpp_aligned_new)
 void *operator new(std::size_t n, std::align_val_t a) {
-    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 0, false);
+    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 0, false, HAKMEM_NEW_SITE);
 }
 void *operator new[](std::size_t n, std::align_val_t a) {
-    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 1, false);
+    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 1, false, HAKMEM_NEW_SITE);
 }
 void *operator new(std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept {
-    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 0, true);
+    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 0, true, HAKMEM_NEW_SITE);
 }
 void *operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept {
-    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 1, true);
+    return hakmem_detail::new_loop(n, static_cast<std::size_t>(a), 1, true, HAKMEM_NEW_SITE);
 }
 void operator delete(void *p, std::align_val_t a) noexcept {
     hak_delete(p, 0, static_cast<std::size_t>(a), 0);
@@ -88,5 +96,7 @@ void operator delete[](void *p, std::align_val_t a, const std::nothrow_t &) noex
     hak_delete(p, 0, static_cast<std::size_t>(a), 1);
 }
 #endif
+
+#undef HAKMEM_NEW_SITE
 
 #endif // HAKMEM_NEW_DELETE_HPP

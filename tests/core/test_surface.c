@@ -91,14 +91,14 @@ HAK_TEST(Surface, SizedFreesAndNewDelete) {
     for (size_t n = 1; n <= 8 * MiB; n *= 5) {
         hak_free_sized(hak_malloc(n), n);
         hak_free_aligned_sized(hak_aligned_alloc(256, n), 256, n);
-        void *p = hak_new(n, 0, 0);
+        void *p = hak_new(n, 0, 0, NULL);
         HAK_ASSERT(p != NULL && hak_usable_size(p) >= n);
         hak_delete(p, n, 0, 0);
-        p = hak_new(n, 4096, 1);
+        p = hak_new(n, 4096, 1, NULL);
         HAK_ASSERT(p != NULL && (uintptr_t)p % 4096 == 0);
         hak_delete(p, 0, 4096, 1);
     }
-    HAK_EXPECT(hak_new(100, 48, 0) == NULL); /* not a power of two */
+    HAK_EXPECT(hak_new(100, 48, 0, NULL) == NULL); /* not a power of two */
     hak_free_sized(NULL, 10);
 }
 
@@ -112,7 +112,17 @@ static int wrong_size_child(void *arg) {
 static int family_child(void *arg) {
     (void)arg;
     hak_config_set("core.check_free", "1");
-    hak_delete(hak_new(MiB, 0, 1), 0, 0, 0);
+    hak_delete(hak_new(MiB, 0, 1, NULL), 0, 0, 0);
+    return 0;
+}
+
+/* A block grown by realloc (in place or moved) is the malloc family's. */
+static int realloc_family_child(void *arg) {
+    (void)arg;
+    hak_config_set("core.check_free", "1");
+    char *p = hak_malloc(MiB);
+    p = hak_realloc(p, MiB + MiB / 2);
+    hak_delete(p, 0, 0, 0);
     return 0;
 }
 
@@ -123,5 +133,8 @@ HAK_TEST(Surface, CheckFreeReportsSizeAndFamily) {
     hak_proc_free(&p);
     HAK_ASSERT_EQ(hak_fork_run(family_child, NULL, 0, 60, &p), 0);
     HAK_EXPECT(p.signaled && p.signo == SIGABRT && strstr(p.err, "made by new[]"));
+    hak_proc_free(&p);
+    HAK_ASSERT_EQ(hak_fork_run(realloc_family_child, NULL, 0, 60, &p), 0);
+    HAK_EXPECT(p.signaled && p.signo == SIGABRT && strstr(p.err, "made by malloc"));
     hak_proc_free(&p);
 }

@@ -22,6 +22,10 @@ static void counting_handler() {
     std::set_new_handler(nullptr); // the next failure throws
 }
 
+[[noreturn]] static void throwing_handler() {
+    throw std::bad_alloc();
+}
+
 static int aligned(const void *p, std::size_t a) {
     return reinterpret_cast<std::uintptr_t>(p) % a == 0;
 }
@@ -93,6 +97,13 @@ static int failures() {
     }
     std::printf("nothrow new of an impossible size: %s\n",
                 ::operator new(impossible, std::nothrow) == nullptr ? "nullptr" : "FAIL");
+    // A handler that throws: the nothrow forms catch it and return nullptr.
+    std::set_new_handler(throwing_handler);
+    void *q = ::operator new(impossible, std::nothrow);
+    void *qa = ::operator new[](impossible, std::align_val_t{256}, std::nothrow);
+    std::printf("nothrow new under a throwing new-handler: %s\n",
+                q == nullptr && qa == nullptr ? "nullptr" : "FAIL");
+    bad += q != nullptr || qa != nullptr;
     std::set_new_handler(counting_handler);
     try {
         sink = ::operator new(impossible);

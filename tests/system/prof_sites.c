@@ -37,7 +37,50 @@ __attribute__((noinline)) void churn_32_mib(void) {
     }
 }
 
-int main(void) {
+/* "fork": while two threads allocate and free (every large free and sampled allocation
+ * takes the profile's lock), the main thread forks children that do the same and exit
+ * through the exit report: none may hang on a lock held at the fork. */
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile int stop;
+
+static void *hammer(void *arg) {
+    (void)arg;
+    while (!stop) {
+        void *p = ALLOC(100000), *q = ALLOC(64);
+        FREE(p);
+        FREE(q);
+    }
+    return NULL;
+}
+
+static int fork_case(void) {
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, hammer, NULL);
+    int bad = 0;
+    for (int i = 0; i < 40; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            FREE(ALLOC(200000));
+            FREE(ALLOC(64));
+            exit(0);
+        }
+        int st = 0;
+        bad += pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("forks: %s\n", bad ? "FAIL" : "ok");
+    return bad != 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "fork") == 0)
+        return fork_case();
     hold_ten_mib();
     churn_32_mib();
     hold_one_mib();

@@ -755,6 +755,7 @@ HAK_TEST(Preload, CxxEveryOperatorForm) {
     HAK_EXPECT(same_output(&plain, &stat, "operators (static)"));
     HAK_EXPECT(contains(plain.out, "every form: ok"));
     HAK_EXPECT(contains(plain.out, "the new-handler ran 1 time(s), then bad_alloc"));
+    HAK_EXPECT(contains(plain.out, "nothrow new under a throwing new-handler: nullptr"));
     HAK_EXPECT(contains(pre.err, "operator new is in") && contains(pre.err, "libhakmem"));
     HAK_EXPECT(contains(stat.err, "hak_cxx_operators_static"));
     hak_proc_free(&plain);
@@ -851,6 +852,12 @@ HAK_TEST(Preload, HeapProfileRanksCallSites) {
         const char *ten = strstr(by_alloc, "hold_ten_mib+0x");
         HAK_EXPECT(churn && ten && churn < ten);
     }
+    hak_proc_free(&p);
+
+    /* Forks while other threads hold the profile's lock now and then. */
+    const char *fargv[] = {HAKMEM_TEST_BIN_DIR "/hak_prof_sites", "fork", NULL};
+    HAK_ASSERT_EQ(hak_run(fargv, tenv, NULL, HANG_GUARD_S, &p), 0);
+    HAK_EXPECT(ran_ok(&p, "profile across fork (LD_PRELOAD)") && contains(p.out, "forks: ok"));
     hak_proc_free(&p);
 
     const char *sargv[] = {HAKMEM_TEST_BIN_DIR "/hak_prof_sites_static", NULL};
